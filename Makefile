@@ -1,0 +1,33 @@
+# pathfm entry points. Each target creates or reuses .venv through tools/bootstrap.sh.
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+CORES ?= 2
+
+.PHONY: install demo test test-fast lint fmt bench clean-demo
+
+install:
+	PATHFM_VENV=$(VENV) tools/bootstrap.sh
+
+## Run the demo workflow end to end (default config, CPU, no network).
+demo: install
+	snakemake --profile profiles/local --cores $(CORES) all
+
+## Run every test CI runs.
+test: install
+	pytest -n $(CORES) --durations=15
+
+## Unit tests only (no Snakemake runs).
+test-fast: install
+	pytest -n $(CORES) -m "not workflow"
+
+lint: install
+	snakemake --lint
+	snakefmt --check Snakefile workflow
+	ruff check src scripts tests
+
+fmt: install
+	snakefmt Snakefile workflow
+
+clean-demo:
+	rm -rf results logs runtime .snakemake

@@ -1,0 +1,1 @@
+"""Whole-slide images: reading at an exact mpp, masking, tiling, registration, synthesis."""
