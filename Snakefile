@@ -6,11 +6,16 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The demo config is the default; a --configfile given on the command line (the paper
+# config) replaces it instead of being merged over it, so no demo cohort leaks in.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/synth.smk"
+include: "workflow/rules/download.smk"
 include: "workflow/rules/masks.smk"
 include: "workflow/rules/tiles.smk"
 include: "workflow/rules/qc.smk"
@@ -19,15 +24,21 @@ include: "workflow/rules/qc.smk"
 rule all:
     default_target: True
     input:
-        all_tile_stores(),
-        all_qc_summaries(),
+        lambda w: all_tile_stores(),
+        lambda w: all_qc_summaries(),
+        lambda w: all_labels(),
 
 
 rule tiles_only:
     input:
-        all_tile_stores(),
+        lambda w: all_tile_stores(),
 
 
 rule masks_only:
     input:
-        all_masks(),
+        lambda w: all_masks(),
+
+
+rule slides_only:
+    input:
+        lambda w: all_slides(),

@@ -109,3 +109,10 @@ def slide_record(manifest_path: str | Path, slide_id: str) -> pd.Series:
     if rows.empty:
         raise ManifestError(f"{manifest_path}: no slide with slide_id {slide_id!r}")
     return rows.iloc[0]
+
+
+def rebase_paths(df: pd.DataFrame, slides_root: str | Path, cohort: str) -> pd.DataFrame:
+    """Point every slide at ``{slides_root}/{cohort}/{slide_id}.svs``, where the workflow keeps it."""
+    out = df.copy()
+    out["path"] = [str(Path(slides_root) / cohort / f"{s}.svs") for s in out["slide_id"]]
+    return out

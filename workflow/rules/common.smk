@@ -1,6 +1,7 @@
 # Config validation and input functions. No rules here; logic belongs in src/pathfm.
 import json
 import re
+import shlex
 from pathlib import Path
 
 from snakemake.utils import validate
@@ -11,6 +12,7 @@ CONDA_ENV = "../../envs/pathfm.yaml"
 COHORTS = config["cohorts"]
 
 # Parameter objects are checked once at start so a typo fails before any job runs.
+from pathfm.manifest import read_manifest
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.tiling import TilingParams
 
@@ -22,6 +24,14 @@ for _name, _tiling in TILINGS.items():
             f"config tilings.{_name}: the name must be {_tiling.name!r} for these settings"
         )
 for _cohort, _spec in COHORTS.items():
+    if _spec["source"] == "synthetic" and not _spec.get("n_slides"):
+        raise ValueError(f"config cohorts.{_cohort}: a synthetic cohort needs n_slides")
+    if _spec["source"] == "gdc" and not (
+        _spec.get("projects") or _spec.get("manifest")
+    ):
+        raise ValueError(
+            f"config cohorts.{_cohort}: a gdc cohort needs projects or a manifest"
+        )
     for _tiling in _spec.get("tilings", []):
         if _tiling not in TILINGS:
             raise ValueError(
@@ -43,11 +53,44 @@ def wildcard_choice(names):
     return "|".join(map(re.escape, names)) if names else "(?!x)x"
 
 
+def gdc_cohorts(frozen=None):
+    """GDC cohorts; frozen=True: those read from a committed manifest, False: queried live."""
+    return [
+        name
+        for name in cohorts_from("gdc")
+        if frozen is None or bool(COHORTS[name].get("manifest")) == frozen
+    ]
+
+
+def gdc_query_args(cohort):
+    spec = COHORTS[cohort]
+    args = ["--projects", *spec["projects"], "--strategies", *spec["strategies"]]
+    for key, flag in (
+        ("n_slides", "--n-slides"),
+        ("seed", "--seed"),
+        ("stratify", "--stratify"),
+    ):
+        if spec.get(key) is not None:
+            args += [flag, str(spec[key])]
+    return " ".join(shlex.quote(a) for a in args)
+
+
 def slide_ids(cohort):
+    """Slide ids of a cohort: computed for synthetic cohorts, read from the manifest otherwise.
+
+    For GDC cohorts the manifest is a checkpoint, so this must only be called from
+    input functions (Snakemake re-evaluates them once the manifest exists).
+    """
     spec = COHORTS[cohort]
     if spec["source"] == "synthetic":
         return [f"{cohort}_{i:03d}" for i in range(spec["n_slides"])]
-    raise ValueError(f"cohort {cohort}: unknown source {spec['source']!r}")
+    producer = (
+        checkpoints.frozen_manifest
+        if spec.get("manifest")
+        else checkpoints.gdc_manifest
+    )
+    manifest = producer.get(cohort=cohort).output[0]
+    return read_manifest(manifest)["slide_id"].tolist()
 
 
 def slide_path(cohort, slide_id):
@@ -89,3 +132,11 @@ def all_tile_stores():
 
 def all_qc_summaries():
     return [f"results/qc/{c}/summary.png" for c in COHORTS]
+
+
+def all_slides():
+    return [slide_path(c, s) for c in COHORTS for s in slide_ids(c)]
+
+
+def all_labels():
+    return [f"results/labels/{label}.tsv" for label in config.get("labels", {})]

@@ -1,0 +1,96 @@
+# Real slides from the GDC: manifest query (a checkpoint: slide ids come from it),
+# one download job per slide, and the clinical / TP53 label tables.
+# GDC_TOKEN is optional (open-access slides need none); envvars would make it
+# mandatory, so it is declared only when a cohort is marked controlled_access.
+if any(COHORTS[c].get("controlled_access") for c in gdc_cohorts()):
+
+    envvars:
+        "GDC_TOKEN",
+
+
+checkpoint gdc_manifest:
+    output:
+        "results/manifests/{cohort}.tsv",
+    log:
+        "logs/gdc_manifest/{cohort}.log",
+    wildcard_constraints:
+        cohort=wildcard_choice(gdc_cohorts(frozen=False)),
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=30,
+    params:
+        script=script("gdc_manifest.py"),
+        query=lambda w: gdc_query_args(w.cohort),
+        api=config["gdc_api"],
+    shell:
+        "python {params.script} --cohort {wildcards.cohort} {params.query}"
+        " --slides-root results/slides --api {params.api} --out {output} > {log} 2>&1"
+
+
+checkpoint frozen_manifest:
+    input:
+        lambda w: COHORTS[w.cohort]["manifest"],
+    output:
+        "results/manifests/{cohort}.tsv",
+    log:
+        "logs/frozen_manifest/{cohort}.log",
+    wildcard_constraints:
+        cohort=wildcard_choice(gdc_cohorts(frozen=True)),
+    conda:
+        CONDA_ENV
+    params:
+        script=script("freeze_manifest.py"),
+    shell:
+        "python {params.script} --cohort {wildcards.cohort} --manifest {input}"
+        " --slides-root results/slides --out {output} > {log} 2>&1"
+
+
+rule download_slide:
+    input:
+        # ancient: re-querying the GDC must not re-download slides whose md5 already matched.
+        manifest=lambda w: ancient(manifest_path(w.cohort)),
+    output:
+        slide="results/slides/{cohort}/{slide_id}.svs",
+        report="results/slides/{cohort}/{slide_id}.download.json",
+    log:
+        "logs/download_slide/{cohort}/{slide_id}.log",
+    benchmark:
+        "runtime/download_slide/{cohort}/{slide_id}.tsv"
+    wildcard_constraints:
+        cohort=wildcard_choice(gdc_cohorts()),
+    retries: 2
+    conda:
+        CONDA_ENV
+    resources:
+        gdc_downloads=1,
+        mem_mb=1000,
+        runtime=240,
+    params:
+        script=script("download_slide.py"),
+        api=config["gdc_api"],
+    shell:
+        "python {params.script} --manifest {input.manifest} --slide-id {wildcards.slide_id}"
+        " --api {params.api} --report {output.report} > {log} 2>&1"
+
+
+rule gdc_labels:
+    output:
+        "results/labels/{label}.tsv",
+    log:
+        "logs/gdc_labels/{label}.log",
+    wildcard_constraints:
+        label="survival|tp53",
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=2000,
+        runtime=60,
+    params:
+        script=script("gdc_labels.py"),
+        projects=lambda w: " ".join(config["labels"][w.label]["projects"]),
+        api=config["gdc_api"],
+    shell:
+        "python {params.script} --label {wildcards.label} --projects {params.projects}"
+        " --api {params.api} --out {output} > {log} 2>&1"
