@@ -1,0 +1,87 @@
+"""The GDC path through Snakemake against a loopback GDC: query → download → mask → tiles.
+
+A download job killed mid-file (SIGKILL, as an OOM killer or a node failure would)
+is retried by Snakemake and resumes from the partial file: the retry's request
+carries a Range header starting at the partial's size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from ..conftest import geometry_slide
+from ..sources.fake_gdc import FakeGDC
+from .conftest import BIN, REPO, snakemake
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+
+
+def _hit(i: int, content: bytes) -> dict:
+    patient = f"TCGA-AA-{i:04d}"
+    return {"file_name": f"{patient}-01Z-00-DX1.F{i:03d}.svs", "md5sum": hashlib.md5(content).hexdigest(),
+            "file_size": len(content), "data_format": "SVS", "data_type": "Slide Image",
+            "access": "open", "experimental_strategy": "Diagnostic Slide",
+            "cases": [{"submitter_id": patient, "project": {"project_id": "TCGA-BRCA"},
+                       "samples": [{"submitter_id": f"{patient}-01A"}]}]}
+
+
+def _config(workdir, api: str) -> None:
+    cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+    cfg["cohorts"] = {"tcga_test": {"source": "gdc", "projects": ["TCGA-BRCA"],
+                                    "strategies": ["Diagnostic Slide"],
+                                    "tilings": ["mpp0.50_px224"]}}
+    cfg["gdc_api"] = api
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+
+
+def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
+    contents = [geometry_slide(tmp_path / f"src{i}.svs", mpp).read_bytes()
+                for i, mpp in enumerate((0.25, 0.24))]
+    with FakeGDC(lifetime=300) as fake:
+        for i, content in enumerate(contents):
+            fake.add_file(f"fid-{i}", content, _hit(i, content))
+        _config(workdir, fake.url)
+
+        # Slow transfers until a partial file exists; then the job is killed.
+        fake.chunk_delay = 0.3
+        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        proc = subprocess.Popen(
+            [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
+             "slides_only"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        slides = workdir / "results" / "slides" / "tcga_test"
+        deadline = time.monotonic() + 120
+        partials = []
+        while time.monotonic() < deadline:
+            partials = [p for p in slides.glob("*.part") if p.stat().st_size > 0] if slides.exists() else []
+            if partials:
+                break
+            time.sleep(0.1)
+        assert partials, "no partial download appeared"
+        n_before = len(fake.requests)
+        fake.chunk_delay = 0.0
+        partial_size = partials[0].stat().st_size
+        killed = subprocess.run(["pkill", "-KILL", "-f", "scripts/download_slide.py"])
+        assert killed.returncode == 0, "no download job to kill"
+        out, _ = proc.communicate(timeout=300)
+        assert proc.returncode == 0, out[-4000:]
+        assert partial_size > 0
+
+        result = snakemake("--cores", "2", "tiles_only", cwd=workdir, timeout=600)
+        assert result.returncode == 0, result.stderr[-4000:]
+
+    ranged = [r for r in fake.requests[n_before:] if r["path"].startswith("/data/")
+              and r["headers"].get("Range")]
+    assert ranged, "the rerun did not resume from the partial file"
+    assert int(ranged[0]["headers"]["Range"].split("=")[1].split("-")[0]) >= partial_size
+    for i, content in enumerate(contents):
+        slide = slides / f"TCGA-AA-{i:04d}-01Z-00-DX1.F{i:03d}.svs"
+        assert hashlib.md5(slide.read_bytes()).hexdigest() == hashlib.md5(content).hexdigest()
+    assert not list(slides.glob("*.part"))
+    assert len(list((workdir / "results" / "tiles" / "tcga_test" / "mpp0.50_px224").glob("*.zarr"))) == 2
