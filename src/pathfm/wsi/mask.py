@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
+from pathfm.params import from_dict
+
 
 @dataclass(frozen=True)
 class MaskParams:
@@ -30,12 +32,8 @@ class MaskParams:
     max_value_for_tissue: int = 250  # near-white pixels are glass, whatever their saturation
 
     @classmethod
-    def from_dict(cls, values: dict) -> "MaskParams":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown mask parameter(s) {unknown}; known: {sorted(known)}")
-        params = cls(**values)
+    def from_dict(cls, values: dict) -> MaskParams:
+        params = from_dict(cls, values, "mask")
         if params.method not in ("saturation", "otsu"):
             raise ValueError(f"mask method must be 'saturation' or 'otsu', got {params.method!r}")
         return params

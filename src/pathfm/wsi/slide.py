@@ -50,7 +50,7 @@ class Slide:
             for i, ds in enumerate(handle.level_downsamples)
         ]
 
-    def __enter__(self) -> "Slide":
+    def __enter__(self) -> Slide:
         return self
 
     def __exit__(self, *exc) -> None:

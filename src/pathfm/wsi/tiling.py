@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pathfm.params import from_dict
 from pathfm.wsi.slide import grid_count, physical_tile_px
 
 
@@ -19,12 +20,8 @@ class TilingParams:
     pixels: bool = False  # also store the tile pixels (uint8) in the tile store
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TilingParams":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown tiling parameter(s) {unknown}; known: {sorted(known)}")
-        params = cls(**values)
+    def from_dict(cls, values: dict) -> TilingParams:
+        params = from_dict(cls, values, "tiling")
         if params.mpp <= 0 or params.tile_px <= 0 or params.stride_px <= 0:
             raise ValueError(f"tiling mpp, tile_px and stride_px must be positive: {params}")
         if not 0.0 <= params.min_tissue <= 1.0:
