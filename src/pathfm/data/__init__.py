@@ -1,0 +1,1 @@
+"""Data: tile datasets, online patching and multi-crop augmentation."""

@@ -1,0 +1,289 @@
+"""A flat training loop for student/teacher tasks (SSL, distillation).
+
+The loop knows nothing about objectives. A *task* is an ``nn.Module`` with:
+
+- ``forward(batch, values) -> dict``: ``loss`` (scalar to minimise) and each
+  named term; ``values`` holds this step's scheduled values (lr, wd, momentum,
+  teacher_temp).
+- ``param_groups() -> list[dict]``: optimizer groups of trainable params, each
+  with ``lr_scale`` and ``wd_scale`` (layer-wise lr decay, no decay on norms).
+- ``after_backward(step)``: e.g. freeze the last head layer early on.
+- ``update_teacher(momentum)``: EMA step after the optimizer step.
+- ``num_images(batch) -> int``: images in this rank's batch (for throughput).
+
+Each step: schedules -> forward (autocast) -> finite-loss check -> backward ->
+clip -> optimizer -> EMA -> log -> checkpoint -> stop check.
+
+Stops and resume:
+- A checkpoint every ``checkpoint_every`` steps, written atomically; resume
+  restores task, optimizer, grad scaler, data iterator and RNG, so N + N steps
+  equal 2N steps bit for bit in deterministic mode.
+- SIGTERM / SIGUSR1 (Slurm pre-emption, ``--signal``) save a checkpoint after the
+  current step and exit with ``REQUEUE_EXIT_CODE`` (75, EX_TEMPFAIL: "try
+  again"); rerunning the same command resumes.
+- A NaN/inf loss raises ``NonFiniteLossError`` before any update, naming the
+  step, the terms and the last good checkpoint, which is left untouched.
+
+Data: any iterable of batches. If it has ``state_dict`` / ``load_state_dict``
+it resumes itself; otherwise the loop calls ``set_epoch`` (when present) and
+skips the batches already consumed in the current epoch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from collections.abc import Callable, Iterable
+
+import torch
+import torch.nn as nn
+from tqdm import tqdm
+
+from pathfm.train import checkpoint as ckpt
+from pathfm.train.ddp import DistInfo, any_rank, barrier
+from pathfm.train.schedules import CosineSchedule
+
+REQUEUE_EXIT_CODE = 75  # sysexits.h EX_TEMPFAIL: interrupted, rerun to resume
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; training stopped before updating anything."""
+
+
+class RequeueExit(SystemExit):
+    """Raised after a stop signal's checkpoint; exits the process with code 75."""
+
+    def __init__(self, checkpoint: Path | None):
+        super().__init__(REQUEUE_EXIT_CODE)
+        self.checkpoint = checkpoint
+
+
+@dataclass
+class LoopConfig:
+    total_steps: int
+    schedules: dict[str, CosineSchedule]  # lr, wd, momentum, teacher_temp (any extra key)
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 2
+    log_every: int = 10
+    clip_grad: float | None = 3.0
+    precision: str = "fp32"  # fp32 | bf16 | fp16
+    adamw_betas: tuple[float, float] = (0.9, 0.999)
+    progress: bool = True
+    extra_state: dict = field(default_factory=dict)  # written into every checkpoint
+
+
+def _autocast(precision: str, device: torch.device):
+    if precision == "fp32":
+        return contextlib.nullcontext()
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _to_device(batch, device: torch.device):
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True)
+    if isinstance(batch, dict):
+        return {k: _to_device(v, device) for k, v in batch.items()}
+    if isinstance(batch, (list, tuple)):
+        return type(batch)(_to_device(v, device) for v in batch)
+    return batch
+
+
+class _StopFlag:
+    """Set by SIGTERM / SIGUSR1; handlers are installed only from the main thread."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._previous: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGUSR1):
+                self._previous[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.signum = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        return False
+
+
+class _DataStream:
+    """Endless iteration over epochs with a resumable position."""
+
+    def __init__(self, data: Iterable):
+        self.data = data
+        self.epoch = 0
+        self.in_epoch = 0
+        self._it = None
+
+    def _start_epoch(self, skip: int = 0):
+        if hasattr(self.data, "set_epoch"):
+            self.data.set_epoch(self.epoch)
+        self._it = iter(self.data)
+        for _ in range(skip):
+            next(self._it)
+
+    def next(self):
+        if self._it is None:
+            self._start_epoch()
+        for _ in range(2):
+            try:
+                batch = next(self._it)
+                self.in_epoch += 1
+                return batch
+            except StopIteration:
+                self.epoch += 1
+                self.in_epoch = 0
+                self._start_epoch()
+        raise RuntimeError("the training data yielded no batch in a whole epoch")
+
+    def state_dict(self) -> dict:
+        state = {"epoch": self.epoch, "in_epoch": self.in_epoch}
+        if hasattr(self.data, "state_dict"):
+            state["data"] = self.data.state_dict()
+        return state
+
+    def load_state_dict(self, state: dict):
+        self.epoch, self.in_epoch = state["epoch"], state["in_epoch"]
+        if "data" in state and hasattr(self.data, "load_state_dict"):
+            self.data.load_state_dict(state["data"])
+            self._it = iter(self.data)
+        else:
+            self._start_epoch(skip=self.in_epoch)
+
+
+def build_optimizer(task: nn.Module, cfg: LoopConfig) -> torch.optim.Optimizer:
+    groups = task.param_groups()
+    return torch.optim.AdamW(groups, lr=0.0, betas=cfg.adamw_betas, weight_decay=0.0)
+
+
+def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
+        info: DistInfo = DistInfo(), resume: bool = True,
+        on_step: Callable[[int, dict], None] | None = None) -> dict:
+    """Train ``task`` for ``cfg.total_steps`` steps; returns a summary dict.
+
+    Writes ``out_dir/checkpoints/step_*.pt`` and ``out_dir/log.jsonl`` (rank 0).
+    """
+    out_dir = Path(out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    device = info.device
+    task.to(device)
+    optimizer = build_optimizer(task, cfg)
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
+    stream = _DataStream(data)
+    start_step = 0
+    last_good: Path | None = None
+
+    if resume and (found := ckpt.latest_checkpoint(ckpt_dir)) is not None:
+        state = ckpt.load_checkpoint(found)
+        task.load_state_dict(state["task"])
+        optimizer.load_state_dict(state["optimizer"])
+        scaler.load_state_dict(state["scaler"])
+        stream.load_state_dict(state["data"])
+        # Each rank saved only rank 0's RNG; offset keeps ranks distinct but reproducible.
+        ckpt.restore_rng_state(state["rng_per_rank"][info.rank]
+                               if info.rank < len(state.get("rng_per_rank", [])) else state["rng"])
+        start_step, last_good = state["step"], found
+
+    def save(step: int) -> Path:
+        rngs = _gather_rng(info)
+        path = ckpt.checkpoint_path(ckpt_dir, step)
+        if info.is_main:
+            path = ckpt.save_checkpoint(ckpt_dir, step, {
+                "task": task.state_dict(), "optimizer": optimizer.state_dict(),
+                "scaler": scaler.state_dict(), "data": stream.state_dict(),
+                "rng_per_rank": rngs, **cfg.extra_state,
+            }, keep=cfg.keep_checkpoints)
+        barrier(info)
+        return path
+
+    log_file = open(out_dir / "log.jsonl", "a") if info.is_main else None
+    bar = tqdm(total=cfg.total_steps, initial=start_step, disable=not (cfg.progress and info.is_main),
+               desc="train", dynamic_ncols=True, mininterval=1.0)
+    sums: dict[str, float] = {}
+    n_logged, images, t_log = 0, 0, time.perf_counter()
+    step = start_step
+    try:
+        with _StopFlag() as stop:
+            for step in range(start_step, cfg.total_steps):
+                values = {k: s(step) for k, s in cfg.schedules.items()}
+                for group in optimizer.param_groups:
+                    group["lr"] = values.get("lr", 0.0) * group.get("lr_scale", 1.0)
+                    group["weight_decay"] = values.get("wd", 0.0) * group.get("wd_scale", 1.0)
+
+                batch = _to_device(stream.next(), device)
+                with _autocast(cfg.precision, device):
+                    out = task(batch, values)
+                loss = out["loss"]
+                terms = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v)
+                         and v.ndim == 0}
+                if any_rank(not torch.isfinite(loss.detach()).item(), info):
+                    raise NonFiniteLossError(
+                        f"non-finite loss at step {step}: {terms}; nothing was updated. "
+                        f"Last good checkpoint: {last_good or 'none yet'}. Lower the lr, "
+                        f"raise warmup, or use bf16 instead of fp16, then resume from it."
+                    )
+
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                task.after_backward(step)
+                if cfg.clip_grad:
+                    scaler.unscale_(optimizer)
+                    params = [p for g in optimizer.param_groups for p in g["params"]]
+                    terms["grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, cfg.clip_grad))
+                scaler.step(optimizer)
+                scaler.update()
+                task.update_teacher(values.get("momentum", 0.0))
+
+                images += task.num_images(batch) * info.world_size
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + v
+                n_logged += 1
+                done = step + 1
+                if done % cfg.log_every == 0 or done == cfg.total_steps:
+                    elapsed = time.perf_counter() - t_log
+                    record = {"step": done, "epoch": stream.epoch,
+                              **{k: v / n_logged for k, v in sums.items()},
+                              **values, "images_per_s": images / max(elapsed, 1e-9)}
+                    if log_file:
+                        log_file.write(json.dumps(record) + "\n")
+                        log_file.flush()
+                    bar.set_postfix(loss=f"{record['loss']:.4f}",
+                                    img_s=f"{record['images_per_s']:.1f}")
+                    sums, n_logged, images, t_log = {}, 0, 0, time.perf_counter()
+                if on_step:
+                    on_step(done, terms)
+                bar.update(1)
+
+                if done % cfg.checkpoint_every == 0 or done == cfg.total_steps:
+                    last_good = save(done)
+                if any_rank(stop.signum is not None, info):
+                    if done % cfg.checkpoint_every and done != cfg.total_steps:
+                        last_good = save(done)
+                    raise RequeueExit(last_good)
+    finally:
+        bar.close()
+        if log_file:
+            log_file.close()
+    return {"steps": cfg.total_steps, "last_checkpoint": last_good}
+
+
+def _gather_rng(info: DistInfo) -> list[dict]:
+    """Every rank's RNG state, so each rank resumes its own random stream."""
+    state = ckpt.capture_rng_state()
+    if not info.distributed:
+        return [state]
+    import torch.distributed as dist
+
+    gathered: list = [None] * info.world_size
+    dist.all_gather_object(gathered, state)
+    return gathered

@@ -1,0 +1,314 @@
+"""DINO and DINOv2 self-supervised training (kaiko.ai recipe) — entry point ``run``.
+
+Objectives (``objective``):
+- ``dino``: DINO CLS loss across crops, EMA-centred teacher (Caron et al. 2021).
+- ``dinov2``: DINO CLS loss with Sinkhorn-Knopp centring + masked iBOT patch loss
+  (separate or shared head) + KoLeo on the student's global CLS tokens.
+
+kaiko.ai's deviations are settings: ``init`` (ImageNet SSL weights: ``registry``
+or a path), ``optim.lr_factor: 0.1`` (lr ÷ 10), mean/std 0.5 from the model's
+registry contract (the data pipeline normalises with it), linear (DINO) or
+square-root (DINOv2) lr scaling by global batch.
+
+Call from a script::
+
+    from pathfm.train.ssl import run
+    run(config, data, out_dir=Path("results/train/demo-vit-s8"), resume=True,
+        export_dir=Path("results/models/demo-vit-s8"))
+
+``data`` is any iterable of multi-crop batches ``{"global": (2·B, 3, H, W),
+"local": (M·B, 3, h, w)}`` in crop-major order (``pathfm.data.multicrop``),
+already sharded for this rank. Multi-GPU / multi-process::
+
+    torchrun --standalone --nproc_per_node=4 scripts/train_ssl.py --config ...
+
+(``--nproc_per_node=2`` on CPU uses gloo.) ``run`` reads torchrun's environment
+through ``pathfm.train.ddp.init_distributed``; ``batch_size`` is per rank.
+The process exits with 75 (``loop.REQUEUE_EXIT_CODE``) after SIGTERM/SIGUSR1 and
+a checkpoint; rerunning the same command resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from collections.abc import Iterable
+
+import torch
+import torch.nn as nn
+
+from pathfm.losses import DINOLoss, KoLeoLoss, iBOTPatchLoss
+from pathfm.models.heads import DINOHead
+from pathfm.models.registry import ModelEntry, get_entry, load_weights, resolve_weights_path
+from pathfm.models.vit import Backbone
+from pathfm.train import ddp
+from pathfm.train.ema import ema_update_, make_frozen_copy
+from pathfm.train.export import export_model
+from pathfm.train.loop import LoopConfig, fit
+from pathfm.train.masking import sample_masks
+from pathfm.train.schedules import CosineSchedule, scaled_lr
+
+DEFAULT_CONFIG: dict = {
+    "objective": "dino",          # dino | dinov2
+    "model": "demo-vit-s8",       # registry name
+    "registry": None,             # path to models.yaml; default config/models.yaml
+    "init": None,                 # None (random) | "registry" | path to a weights file
+    "seed": 0,
+    "deterministic": False,       # torch.use_deterministic_algorithms(True)
+    "steps": 1000,
+    "batch_size": 32,             # images per rank per step
+    "n_global_crops": 2,
+    "drop_path_rate": 0.1,
+    "precision": "fp32",          # fp32 | bf16 | fp16
+    "optim": {
+        "lr": 5e-4, "lr_scaling": "linear", "lr_factor": 1.0, "min_lr": 1e-6,
+        "warmup_steps": 100, "weight_decay": 0.04, "weight_decay_end": 0.4,
+        "betas": [0.9, 0.999], "clip_grad": 3.0, "layerwise_decay": 1.0,
+        "patch_embed_lr_mult": 1.0, "freeze_last_layer_steps": 0,
+    },
+    "teacher": {
+        "momentum": 0.996, "momentum_end": 1.0,
+        "temp": 0.04, "warmup_temp": 0.04, "temp_warmup_steps": 0,
+    },
+    "heads": {
+        "out_dim": 65536, "hidden_dim": 2048, "bottleneck_dim": 256, "nlayers": 3,
+        "ibot_separate_head": False, "ibot_out_dim": 65536, "ibot_hidden_dim": 2048,
+        "ibot_bottleneck_dim": 256,
+    },
+    "loss": {
+        "centering": None,        # ema | sinkhorn; None: ema for dino, sinkhorn for dinov2
+        "student_temp": 0.1, "center_momentum": 0.9, "sinkhorn_iterations": 3,
+        "dino_weight": 1.0, "ibot_weight": 1.0, "koleo_weight": 0.1,
+    },
+    "masking": {"min_ratio": 0.1, "max_ratio": 0.5, "probability": 0.5},
+    "checkpoint_every": 500, "keep_checkpoints": 2, "log_every": 10, "progress": True,
+    "export": "teacher",          # teacher | student: which backbone is exported
+    "data_manifest": None,        # path(s) hashed into the exported card
+}
+
+
+def resolve_config(config: dict, defaults: dict = DEFAULT_CONFIG, where: str = "") -> dict:
+    """Defaults deep-merged with ``config``; an unknown key is an error naming it."""
+    out = copy.deepcopy(defaults)
+    for key, value in (config or {}).items():
+        if key not in defaults:
+            raise KeyError(f"unknown SSL config key {where + key!r}; known: {sorted(defaults)}")
+        if isinstance(defaults[key], dict) and isinstance(value, dict):
+            out[key] = resolve_config(value, defaults[key], f"{where}{key}.")
+        else:
+            out[key] = value
+    if not where:
+        if out["objective"] not in ("dino", "dinov2"):
+            raise ValueError(f"objective {out['objective']!r} is not dino or dinov2")
+        if out["loss"]["centering"] is None:
+            out["loss"]["centering"] = "ema" if out["objective"] == "dino" else "sinkhorn"
+    return out
+
+
+class StudentTeacherNet(nn.Module):
+    """Backbone + DINO head (+ iBOT head). Same class for student and teacher.
+
+    forward(global_crops (G·B, 3, H, W), local_crops (L·B, 3, h, w) | None,
+            masks (G·B, N) bool | None) -> dict
+        cls: (G·B, D) global CLS tokens; dino_global: (G·B, K); dino_local: (L·B, K);
+        ibot: (M, K_ibot) scores of masked patch tokens (M = masks.sum()),
+        only when the net has an iBOT head and ``ibot_masks`` is given.
+    """
+
+    def __init__(self, backbone: Backbone, dino_head: DINOHead, ibot_head: DINOHead | None,
+                 shared_head: bool):
+        super().__init__()
+        self.backbone = backbone
+        self.dino_head = dino_head
+        self.ibot_head = None if shared_head else ibot_head
+        self.shared_head = shared_head
+
+    def forward(self, global_crops, local_crops=None, masks=None, ibot_masks=None) -> dict:
+        g = self.backbone(global_crops, masks)
+        out = {"cls": g["cls"], "dino_global": self.dino_head(g["cls"])}
+        if local_crops is not None:
+            out["dino_local"] = self.dino_head(self.backbone(local_crops)["cls"])
+        if ibot_masks is not None:
+            head = self.dino_head if self.shared_head else self.ibot_head
+            out["ibot"] = head(g["patch"][ibot_masks])
+        return out
+
+
+class SSLTask(nn.Module):
+    """DINO / DINOv2 task for ``pathfm.train.loop.fit``; see the module docstring."""
+
+    def __init__(self, cfg: dict, entry: ModelEntry, info: ddp.DistInfo = ddp.DistInfo()):
+        super().__init__()
+        self.cfg, self.entry = cfg, entry
+        self.v2 = cfg["objective"] == "dinov2"
+        h, lc = cfg["heads"], cfg["loss"]
+        vit = entry.build(drop_path_rate=cfg["drop_path_rate"])
+        if cfg["init"]:
+            path = resolve_weights_path(entry) if cfg["init"] == "registry" else Path(cfg["init"])
+            load_weights(vit, path)
+        backbone = Backbone(vit)
+        backbone.mask_token.requires_grad_(self.v2)  # DDP: no unused trainable params
+        dim = backbone.embed_dim
+        dino_head = DINOHead(dim, h["out_dim"], h["hidden_dim"], h["bottleneck_dim"], h["nlayers"])
+        ibot_head = None
+        if self.v2 and h["ibot_separate_head"]:
+            ibot_head = DINOHead(dim, h["ibot_out_dim"], h["ibot_hidden_dim"],
+                                 h["ibot_bottleneck_dim"], h["nlayers"])
+        shared = self.v2 and not h["ibot_separate_head"]
+        student = StudentTeacherNet(backbone, dino_head, ibot_head, shared).to(info.device)
+        # The teacher starts as the student, without drop-path, and is never trained.
+        self.teacher = make_frozen_copy(student)
+        for m in self.teacher.modules():
+            if hasattr(m, "drop_prob"):
+                m.drop_prob = 0.0
+        self.student = student
+        # The DDP wrapper is kept out of the module tree, so checkpoints have the same
+        # keys whatever the world size (resume on a different number of GPUs).
+        object.__setattr__(self, "_student_fwd", ddp.wrap_ddp(student, info))
+        self.dino_loss = DINOLoss(h["out_dim"], lc["student_temp"], lc["center_momentum"])
+        ibot_dim = h["ibot_out_dim"] if h["ibot_separate_head"] else h["out_dim"]
+        self.ibot_loss = iBOTPatchLoss(ibot_dim, lc["student_temp"], lc["center_momentum"])
+        self.koleo_loss = KoLeoLoss()
+
+    # -- loop interface ---------------------------------------------------------------
+
+    def num_images(self, batch: dict) -> int:
+        return batch["global"].shape[0] // self.cfg["n_global_crops"]
+
+    def forward(self, batch: dict, values: dict) -> dict:
+        n_g = self.cfg["n_global_crops"]
+        glob, loc = batch["global"], batch.get("local")
+        b = glob.shape[0] // n_g
+        lc, temp = self.cfg["loss"], values["teacher_temp"]
+        masks = ibot_masks = None
+        if self.v2:
+            p = self.entry.contract.patch_size
+            hp, wp = glob.shape[-2] // p, glob.shape[-1] // p
+            m = self.cfg["masking"]
+            masks = sample_masks(glob.shape[0], hp, wp, m["min_ratio"], m["max_ratio"],
+                                 m["probability"]).to(glob.device)
+            ibot_masks = masks
+
+        with torch.no_grad():
+            t = self.teacher(glob, None, None, ibot_masks)
+            t_logits = t["dino_global"].view(n_g, b, -1)
+            if lc["centering"] == "sinkhorn":
+                t_probs = self.dino_loss.sinkhorn_knopp_teacher(t_logits, temp,
+                                                                lc["sinkhorn_iterations"])
+            else:
+                t_probs = self.dino_loss.softmax_center_teacher(t_logits, temp)
+                self.dino_loss.update_center(t_logits)
+
+        s = self._student_fwd(glob, loc, masks, ibot_masks)
+        s_logits = s["dino_global"].view(n_g, b, -1)
+        if "dino_local" in s:
+            s_logits = torch.cat([s_logits, s["dino_local"].view(-1, b, s_logits.shape[-1])])
+        out = {"dino": self.dino_loss(s_logits, t_probs)}
+        loss = lc["dino_weight"] * out["dino"]
+
+        if self.v2:
+            with torch.no_grad():
+                if lc["centering"] == "sinkhorn":
+                    t_patch = self.ibot_loss.sinkhorn_knopp_teacher(t["ibot"], temp,
+                                                                    lc["sinkhorn_iterations"])
+                else:
+                    t_patch = self.ibot_loss.softmax_center_teacher(t["ibot"], temp)
+                    self.ibot_loss.update_center(t["ibot"])
+            out["ibot"] = self.ibot_loss.forward_masked(s["ibot"], t_patch, masks)
+            out["koleo"] = sum(self.koleo_loss(c) for c in s["cls"].chunk(n_g))
+            loss = loss + lc["ibot_weight"] * out["ibot"] + lc["koleo_weight"] * out["koleo"]
+        out["loss"] = loss
+        return out
+
+    def param_groups(self) -> list[dict]:
+        """AdamW groups: no weight decay on biases, norms, LayerScale and tokens;
+        layer-wise lr decay ``decay^(depth + 1 − layer)`` (embeddings are layer 0)."""
+        o = self.cfg["optim"]
+        depth = len(self.student.backbone.vit.blocks)
+        groups: dict[tuple, dict] = {}
+        for name, p in self.student.named_parameters():
+            if not p.requires_grad:
+                continue
+            layer = _layer_id(name, depth)
+            lr_scale = o["layerwise_decay"] ** (depth + 1 - layer)
+            if "patch_embed" in name:
+                lr_scale *= o["patch_embed_lr_mult"]
+            no_wd = p.ndim <= 1 or name.endswith(".gamma") or any(
+                t in name for t in ("cls_token", "reg_token", "pos_embed", "mask_token"))
+            key = (lr_scale, 0.0 if no_wd else 1.0)
+            groups.setdefault(key, {"params": [], "lr_scale": key[0], "wd_scale": key[1]})
+            groups[key]["params"].append(p)
+        return list(groups.values())
+
+    def after_backward(self, step: int) -> None:
+        # DINO: keep the prototypes fixed early on, which stabilises the start.
+        if step < self.cfg["optim"]["freeze_last_layer_steps"]:
+            for name, p in self.student.named_parameters():
+                if name.endswith("prototypes"):
+                    p.grad = None
+
+    @torch.no_grad()
+    def update_teacher(self, momentum: float) -> None:
+        ema_update_(self.teacher, self.student, momentum)
+
+    def export_state(self, which: str = "teacher") -> dict[str, torch.Tensor]:
+        """The backbone's weights with plain timm keys (loads into entry.build())."""
+        net = self.teacher if which == "teacher" else self.student
+        return {k: v.detach().cpu().contiguous() for k, v in net.backbone.vit.state_dict().items()}
+
+
+def _layer_id(name: str, depth: int) -> int:
+    name = name.removeprefix("backbone.").removeprefix("vit.")
+    if name.startswith(("cls_token", "reg_token", "pos_embed", "patch_embed", "mask_token")):
+        return 0
+    if name.startswith("blocks."):
+        return int(name.split(".")[1]) + 1
+    return depth + 1
+
+
+def build_schedules(cfg: dict, world_size: int = 1) -> dict[str, CosineSchedule]:
+    o, t, n = cfg["optim"], cfg["teacher"], cfg["steps"]
+    lr = scaled_lr(o["lr"], cfg["batch_size"] * world_size, o["lr_scaling"]) * o["lr_factor"]
+    return {
+        "lr": CosineSchedule(lr, o["min_lr"], n, o["warmup_steps"]),
+        "wd": CosineSchedule(o["weight_decay"], o["weight_decay_end"], n),
+        "momentum": CosineSchedule(t["momentum"], t["momentum_end"], n),
+        "teacher_temp": CosineSchedule(t["temp"], t["temp"], n, t["temp_warmup_steps"],
+                                       t["warmup_temp"]),
+    }
+
+
+def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
+        export_dir: Path | None = None, info: ddp.DistInfo | None = None) -> dict:
+    """Train with ``config`` on ``data``; write checkpoints + log.jsonl under ``out_dir``
+    and export weights.safetensors + card.yaml to ``export_dir`` (default out_dir/export).
+
+    Returns {"weights": path, "card": path, "last_checkpoint": path}.
+    """
+    cfg = resolve_config(config)
+    info = info or ddp.init_distributed()
+    if cfg["deterministic"]:
+        torch.use_deterministic_algorithms(True)
+    # Same seed on every rank to build identical models, then a per-rank seed.
+    ddp.seed_everything(cfg["seed"], 0)
+    entry = get_entry(cfg["model"], cfg["registry"])
+    task = SSLTask(cfg, entry, info)
+    ddp.seed_everything(cfg["seed"], info.rank)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    loop_cfg = LoopConfig(
+        total_steps=cfg["steps"], schedules=build_schedules(cfg, info.world_size),
+        checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
+        log_every=cfg["log_every"], clip_grad=cfg["optim"]["clip_grad"],
+        precision=cfg["precision"], adamw_betas=tuple(cfg["optim"]["betas"]),
+        progress=cfg["progress"], extra_state={"config": cfg},
+    )
+    summary = fit(task, data, out_dir, loop_cfg, info, resume=resume)
+    result = {"last_checkpoint": summary["last_checkpoint"]}
+    if info.is_main:
+        paths = export_model(task.export_state(cfg["export"]), export_dir or out_dir / "export",
+                             entry=entry, config=cfg, step=cfg["steps"],
+                             data_manifest=cfg["data_manifest"])
+        result.update(paths)
+    ddp.barrier(info)
+    return result

@@ -1,0 +1,131 @@
+"""SSL training on tiny synthetic data: learning, frozen teacher, resume, signals, NaN."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+from synthetic import SyntheticMultiCrop, tiny_config, write_registry
+
+from pathfm.models import get_entry, load_model
+from pathfm.train import REQUEUE_EXIT_CODE, LoopConfig, NonFiniteLossError, fit
+from pathfm.train.checkpoint import latest_checkpoint, load_checkpoint
+from pathfm.train.ssl import SSLTask, build_schedules, resolve_config, run
+
+
+@pytest.fixture()
+def registry(tmp_path):
+    return write_registry(tmp_path)
+
+
+def _log(path: Path) -> list[dict]:
+    return [yaml.safe_load(line) for line in open(path / "log.jsonl")]
+
+
+def test_dinov2_loss_decreases(registry, tmp_path):
+    cfg = tiny_config(registry, objective="dinov2", steps=40, log_every=10, checkpoint_every=40)
+    run(cfg, SyntheticMultiCrop(), tmp_path / "run", resume=False)
+    log = _log(tmp_path / "run")
+    assert log[-1]["loss"] < log[0]["loss"] - 0.5
+    assert log[-1]["dino"] < log[0]["dino"]
+    for key in ("dino", "ibot", "koleo", "lr", "wd", "momentum", "teacher_temp", "images_per_s"):
+        assert key in log[0]
+
+
+def test_teacher_gets_no_gradient(registry, tmp_path):
+    cfg = resolve_config(tiny_config(registry, objective="dinov2", steps=3))
+    task = SSLTask(cfg, get_entry("tiny-vit", registry))
+    before = {k: v.clone() for k, v in task.teacher.state_dict().items()}
+    fit(task, SyntheticMultiCrop(), tmp_path, LoopConfig(3, build_schedules(cfg), progress=False))
+    for p in task.teacher.parameters():
+        assert p.grad is None and not p.requires_grad
+    assert any(p.grad is not None for p in task.student.parameters())
+    changed = [not torch.equal(v, before[k]) for k, v in task.teacher.state_dict().items()]
+    assert any(changed)  # moved by EMA only
+
+
+def _weights(run_dir: Path) -> dict:
+    return load_file(str(run_dir / "export" / "weights.safetensors"))
+
+
+def test_resume_is_bitwise_equal(registry, tmp_path):
+    cfg = tiny_config(registry, objective="dinov2", steps=20, checkpoint_every=10,
+                      keep_checkpoints=5)
+    run(cfg, SyntheticMultiCrop(), tmp_path / "full", resume=False)
+    # A second run that holds only the step-10 checkpoint resumes from there.
+    (tmp_path / "half" / "checkpoints").mkdir(parents=True)
+    shutil.copy(tmp_path / "full/checkpoints/step_00000010.pt", tmp_path / "half/checkpoints")
+    run(cfg, SyntheticMultiCrop(), tmp_path / "half", resume=True)
+    assert _log(tmp_path / "half")[0]["step"] == 15
+    full, half = _weights(tmp_path / "full"), _weights(tmp_path / "half")
+    assert full.keys() == half.keys()
+    for k in full:
+        assert torch.equal(full[k], half[k]), k
+    # The export loads into the registry model with plain timm keys.
+    load_model("tiny-vit", weights=tmp_path / "full/export/weights.safetensors",
+               registry=registry)
+    card = yaml.safe_load(open(tmp_path / "full/export/card.yaml"))
+    assert card["code_version"] and card["model"]["contract"]["pooling"] == "cls"
+
+
+SIGTERM_SCRIPT = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    sys.path.insert(0, {helper!r})
+    from synthetic import SyntheticMultiCrop, tiny_config
+    from pathfm.train.ssl import run
+
+    class Slow(SyntheticMultiCrop):
+        def batch(self, epoch, index):
+            time.sleep(0.03)  # leaves the test time to send SIGTERM mid-run
+            return super().batch(epoch, index)
+
+    cfg = tiny_config(Path({registry!r}), steps=40, checkpoint_every=100, log_every=1)
+    run(cfg, Slow(), Path({out!r}), resume=True)
+""")
+
+
+def test_sigterm_saves_and_exits_with_requeue_code(registry, tmp_path):
+    cfg = tiny_config(registry, steps=40, checkpoint_every=100, log_every=1)
+    run(cfg, SyntheticMultiCrop(), tmp_path / "ref", resume=False)
+
+    out = tmp_path / "job"
+    script = tmp_path / "job.py"
+    script.write_text(SIGTERM_SCRIPT.format(helper=str(Path(__file__).parent),
+                                            registry=str(registry), out=str(out)))
+    env = dict(os.environ)  # same thread count as this process: same float reductions
+    proc = subprocess.Popen([sys.executable, str(script)], env=env)
+    deadline = time.time() + 60
+    while time.time() < deadline:  # wait until a few steps are logged
+        log = out / "log.jsonl"
+        if log.exists() and len(log.read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == REQUEUE_EXIT_CODE
+    stopped = load_checkpoint(latest_checkpoint(out / "checkpoints"))
+    assert 3 <= stopped["step"] < 40
+
+    assert subprocess.run([sys.executable, str(script)], env=env, timeout=120).returncode == 0
+    ref, job = _weights(tmp_path / "ref"), _weights(out)
+    for k in ref:
+        assert torch.equal(ref[k], job[k]), k
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(registry, tmp_path):
+    cfg = tiny_config(registry, steps=20, checkpoint_every=10)
+    with pytest.raises(NonFiniteLossError, match=r"step 13.*step_00000010\.pt"):
+        run(cfg, SyntheticMultiCrop(nan_at=13), tmp_path, resume=False)
+    last = latest_checkpoint(tmp_path / "checkpoints")
+    assert last.name == "step_00000010.pt"
+    state = load_checkpoint(last)
+    assert state["step"] == 10
+    assert all(torch.isfinite(v).all() for v in state["task"].values() if v.is_floating_point())
