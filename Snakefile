@@ -24,9 +24,7 @@ include: "workflow/rules/qc.smk"
 rule all:
     default_target: True
     input:
-        lambda w: all_tile_stores(),
-        lambda w: all_qc_summaries(),
-        lambda w: all_labels(),
+        lambda w: all_targets(),
 
 
 rule tiles_only:

@@ -39,6 +39,15 @@ for _cohort, _spec in COHORTS.items():
             )
 
 
+# Each stage's .smk registers a function returning the files `all` must build, so
+# adding a stage never means editing the Snakefile's target list.
+ALL_TARGETS = {}
+
+
+def all_targets():
+    return [path for name in sorted(ALL_TARGETS) for path in ALL_TARGETS[name]()]
+
+
 def script(name):
     """Path of a step script; rules pass it as a param so the shell names no globals."""
     return str(Path(workflow.basedir) / "scripts" / name)
@@ -140,3 +149,8 @@ def all_slides():
 
 def all_labels():
     return [f"results/labels/{label}.tsv" for label in config.get("labels", {})]
+
+
+ALL_TARGETS["tiles"] = all_tile_stores
+ALL_TARGETS["qc"] = all_qc_summaries
+ALL_TARGETS["labels"] = all_labels
