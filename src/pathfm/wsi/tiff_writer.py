@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
+import struct
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -69,6 +70,36 @@ def _resize_area(img: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA)
 
 
+# X/YResolution and ResolutionUnit: tifffile always writes them (1/1, no unit).
+_RESOLUTION_TAGS = frozenset({282, 283, 296})
+
+
+def _drop_tags(path: Path, codes: frozenset[int]) -> None:
+    """Remove IFD entries with these tag codes from every top-level IFD, in place.
+
+    Each IFD is rewritten shorter where it stands (entries stay sorted, the
+    next-IFD offset follows the last entry); values stored elsewhere are left
+    as unreferenced bytes, which TIFF allows.
+    """
+    with open(path, "r+b") as f:
+        head = f.read(16)
+        bo = "<" if head[:2] == b"II" else ">"
+        big = struct.unpack(bo + "H", head[2:4])[0] == 43
+        cnt_fmt, cnt_size, ent_size, off_fmt = (
+            ("Q", 8, 20, "Q") if big else ("H", 2, 12, "I")
+        )
+        offset = struct.unpack(bo + off_fmt, head[8:16] if big else head[4:8])[0]
+        while offset:
+            f.seek(offset)
+            n = struct.unpack(bo + cnt_fmt, f.read(cnt_size))[0]
+            entries = [f.read(ent_size) for _ in range(n)]
+            nxt = f.read(struct.calcsize(off_fmt))
+            kept = [e for e in entries if struct.unpack(bo + "H", e[:2])[0] not in codes]
+            f.seek(offset)
+            f.write(struct.pack(bo + cnt_fmt, len(kept)) + b"".join(kept) + nxt)
+            offset = struct.unpack(bo + off_fmt, nxt)[0]
+
+
 def _aperio_description(
     width: int, height: int, tile: int, quality: int, mpp, app_mag
 ) -> str:
@@ -103,7 +134,8 @@ def write_pyramidal_tiff(
         path: output file (``.svs`` or ``.tif``); its folder must exist.
         rgb: (H, W, 3) uint8 level-0 image.
         mpp: level-0 microns per pixel, or None to write a slide that records no
-            mpp at all (no ``MPP`` in the description, no resolution tags).
+            mpp at all (no ``MPP`` in the description, no X/YResolution or
+            ResolutionUnit tags).
         layout: ``"aperio"`` or ``"generic"`` (see the module docstring).
         downsamples: integer level downsamples, starting at 1. Levels are
             area-averaged (``cv2.INTER_AREA``) from the level above; a level's size
@@ -113,7 +145,8 @@ def write_pyramidal_tiff(
         app_mag: objective power written as ``AppMag`` (Aperio layout only); None
             leaves it out.
         resolution_tags: write X/YResolution in pixels per centimetre on every
-            level (ignored when ``mpp`` is None).
+            level; when False (or ``mpp`` is None) the file has no resolution
+            tags at all.
         thumbnail: add the stripped thumbnail IFD (Aperio layout only).
 
     Returns:
@@ -140,8 +173,9 @@ def write_pyramidal_tiff(
 
     jpeg = {"compression": "jpeg", "compressionargs": {"level": int(jpeg_quality)}}
     common = {"photometric": "rgb", "metadata": None, **jpeg}
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    # A unique name beside the target (same filesystem, so os.replace is atomic);
+    # unlike mkstemp it gets the usual permissions.
+    tmp_name = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         bigtiff = rgb.nbytes > 2**31
         with tifffile.TiffWriter(tmp_name, bigtiff=bigtiff) as tw:
@@ -180,6 +214,9 @@ def write_pyramidal_tiff(
                     level, tile=(tile, tile), description=desc, subfiletype=1,
                     **resolution(shape), **common,
                 )
+        if mpp is None or not resolution_tags:
+            # Leave no resolution a reader could mistake for a pixel size.
+            _drop_tags(tmp_name, _RESOLUTION_TAGS)
         os.replace(tmp_name, path)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
