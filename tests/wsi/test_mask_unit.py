@@ -15,7 +15,8 @@ from pathfm.wsi.polygons import geojson_to_polygons, mask_to_polygons
 
 def _scene():
     rng = np.random.default_rng(1)
-    img = np.clip(rng.normal(240, 3, (200, 300, 3)), 0, 255).astype(np.uint8)
+    # glass noise of an area-averaged low-resolution read (each pixel averages many scan pixels)
+    img = np.clip(rng.normal(240, 1.0, (200, 300, 3)), 0, 255).astype(np.uint8)
     truth = np.zeros((200, 300), bool)
     cv2.circle(truth.view(np.uint8), (110, 100), 60, 1, -1)
     truth = truth.view(np.uint8).astype(bool)

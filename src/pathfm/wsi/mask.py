@@ -22,10 +22,12 @@ from pathfm.params import from_dict
 @dataclass(frozen=True)
 class MaskParams:
     method: str = "saturation"  # "saturation" (fixed threshold) or "otsu"
-    mpp: float = 4.0  # µm/px of the mask raster
-    saturation_threshold: int = 20  # 0–255; CLAM's default sthresh is 8 at 8-bit with median 7
-    median_blur_um: float = 28.0  # kernel edge in µm (CLAM: 7 px at ~4 µm/px)
-    close_um: float = 16.0  # closing kernel edge in µm
+    # 2 µm/px, finer than CLAM's usual ~8–16 µm: adipocyte membranes are ~1.5 µm thin
+    # and vanish at coarser reads, so fat (tissue by any pathologist's reading) was lost.
+    mpp: float = 2.0  # µm/px of the mask raster
+    saturation_threshold: int = 8  # 0–255; CLAM's default sthresh
+    median_blur_um: float = 4.0  # kernel edge in µm; wider kernels erase the membranes
+    close_um: float = 30.0  # closing kernel edge in µm, joins the membrane network of fat
     min_tissue_area_um2: float = 20000.0  # connected tissue smaller than this is dropped
     max_hole_area_um2: float = 20000.0  # holes smaller than this are filled; larger lumens kept
     pen_filter: bool = True

@@ -147,6 +147,11 @@ def paint_adipose(r: Region) -> tuple[np.ndarray, np.ndarray]:
         polys = [np.round(f * 16).astype(np.int32) for f in facets]
         thick = max(1, int(round(r.px(1.4))))
         cv2.polylines(memb, polys, True, 255, thick, cv2.LINE_AA, 4)
+    # Adipocytes cut at the lobule's edge are still closed by their own membranes,
+    # so fat has a pink outline where it meets glass or other tissue.
+    k = max(2, int(round(r.px(1.4))) + 1)
+    outline = cv2.morphologyEx(r.mask.astype(np.uint8), cv2.MORPH_GRADIENT, np.ones((k, k), np.uint8))
+    memb[outline > 0] = 255
     m = memb.astype(np.float32) * np.float32(1 / 255)
     e = m * (0.5 * (1.0 + 0.25 * r.noise(20.0)))
     e += 0.012
