@@ -21,8 +21,12 @@ PIXEL_CHUNK_TILES = 64
 def write_tile_store(path: str | Path, coords_px: np.ndarray, slide_mpp: float,
                      tissue_fraction: np.ndarray, attrs: dict,
                      pixel_batches: Iterable[np.ndarray] | None = None,
-                     tile_px: int | None = None) -> None:
-    """Write the store atomically; ``pixel_batches`` yields (n, H, W, 3) uint8 in coords order."""
+                     tile_px: int | None = None,
+                     extra_arrays: dict[str, np.ndarray] | None = None) -> None:
+    """Write the store atomically; ``pixel_batches`` yields (n, H, W, 3) uint8 in coords order.
+
+    ``extra_arrays`` (name → array with n rows, e.g. PLISM's ``tile_id``) are stored as is.
+    """
     n = len(coords_px)
     with atomic_dir(path) as tmp:
         group = zarr.open_group(str(tmp), mode="w")
@@ -30,6 +34,11 @@ def write_tile_store(path: str | Path, coords_px: np.ndarray, slide_mpp: float,
         group.create_array("coords_um", data=np.asarray(coords_px, dtype=np.float64).reshape(n, 2)
                            * slide_mpp)
         group.create_array("tissue_fraction", data=np.asarray(tissue_fraction, dtype=np.float32))
+        for name, values in (extra_arrays or {}).items():
+            values = np.asarray(values)
+            if name in group or len(values) != n:
+                raise ValueError(f"extra array {name!r} must be new and have {n} rows")
+            group.create_array(name, data=values)
         if pixel_batches is not None:
             if tile_px is None:
                 raise ValueError("tile_px is required when writing pixels")

@@ -1,0 +1,317 @@
+"""PLISM robustness metrics: matched-tile cosine and bidirectional top-k retrieval.
+
+Protocol (H0-mini paper §3.2.2 and supplement 7.3; owkin/plism-benchmark):
+
+- **cosine**: mean over the n matched tiles of cos(a_i, b_i).
+- **top-k**: stack both slides (2n rows). For a query row, every other row of
+  either slide is a candidate; the query is a hit when its matched tile on the
+  other slide is among its k most similar candidates. Averaged over all rows of
+  A (direction A→B) and all rows of B (B→A), then over the two directions.
+
+Ranking rule (named setting ``rank_rule``), both computed exactly the same way
+by the chunked code and the dense reference :func:`dense_match_ranks`:
+
+- ``"strict"`` (default, the paper's definition): the rank of the match is the
+  number of candidates, query excluded, *strictly* more similar to the query
+  than the match; hit when rank < k. Ties therefore favour the match.
+- ``"upstream"``: emulates plismbench's ``argpartition(-cos)[:, 1:k+1]``, which
+  assumes the query itself ranks first. The query is kept as a candidate, the
+  rows are ordered by similarity with ties broken by the lower stacked index
+  (A rows 0..n-1, then B rows n..2n-1), the first position is dropped, and a
+  hit is a match at positions 1..k. Two identical slides then score 0.5.
+
+Features are cast to the setting's ``dtype`` (plismbench uses float16) and the
+arithmetic is float32, so unnormalised float16 features cannot overflow here.
+Memory is O(n·d + n·chunk): the (2n)² similarity matrix is never built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from itertools import combinations
+
+import numpy as np
+import torch
+
+STAININGS = ("GIV", "GIVH", "GM", "GMH", "GV", "GVH", "HR", "HRH", "KR", "KRH", "LM", "LMH",
+             "MY")
+SCANNERS = ("AT2", "GT450", "P", "S210", "S360", "S60", "SQ")
+REFERENCE_SLIDE = "GMH_S60"
+PAIR_CLASSES = ("inter_scanner", "inter_staining", "inter_both", "all")
+# plismbench's labels for the same classes, for tables that quote it.
+UPSTREAM_CLASS_LABELS = {"inter_scanner": "inter-scanner", "inter_staining": "inter-staining",
+                         "inter_both": "inter-scanner, inter-staining", "all": "all"}
+PROTOCOL_VERSION = "plism-robustness-v1"
+
+
+@dataclass(frozen=True)
+class PlismMetricSettings:
+    """How the metrics are computed; written next to every result.
+
+    ``dtype``: "float16" (plismbench) or "float32", the precision features are
+    cast to before float32 arithmetic. ``chunk``: query rows per block (memory
+    only, never changes a result). ``device``: torch device, None = cuda if visible.
+    """
+
+    dtype: str = "float16"
+    top_k: tuple[int, ...] = (1, 3, 5, 10)
+    rank_rule: str = "strict"
+    chunk: int = 1024
+    device: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.dtype not in ("float16", "float32"):
+            raise ValueError(f"dtype must be 'float16' or 'float32', got {self.dtype!r}")
+        if self.rank_rule not in ("strict", "upstream"):
+            raise ValueError(f"rank_rule must be 'strict' or 'upstream', got {self.rank_rule!r}")
+        if not self.top_k or min(self.top_k) < 1:
+            raise ValueError(f"top_k must be positive integers, got {self.top_k}")
+        if self.chunk < 1:
+            raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+
+    def resolved_device(self) -> torch.device:
+        if self.device is not None:
+            return torch.device(self.device)
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out.update(protocol=PROTOCOL_VERSION, top_k=list(self.top_k),
+                   device=str(self.resolved_device()))
+        return out
+
+
+def _prepare(features, settings: PlismMetricSettings) -> tuple[torch.Tensor, torch.Tensor]:
+    """(n, d) array → float32 tensor on the device (after the dtype cast) and its row norms."""
+    x = torch.as_tensor(np.asarray(features))
+    if x.ndim != 2:
+        raise ValueError(f"features must be 2-D (n_tiles, dim), got shape {tuple(x.shape)}")
+    x = x.to(getattr(torch, settings.dtype)).to(settings.resolved_device(), torch.float32)
+    if not torch.isfinite(x).all():
+        raise ValueError(f"features hold NaN or inf after the cast to {settings.dtype}")
+    norms = torch.linalg.vector_norm(x, dim=1)
+    if (norms == 0).any():
+        raise ValueError("a feature row has zero norm: its cosine similarity is undefined")
+    return x, norms
+
+
+def _sims(x: torch.Tensor, nx: torch.Tensor, y: torch.Tensor, ny: torch.Tensor) -> torch.Tensor:
+    """Cosine block (rows of x against rows of y): dot / (|x||y|), elementwise after the matmul
+    so integer-valued features give bit-identical blocks whatever the chunking."""
+    return (x @ y.T) / (nx[:, None] * ny[None, :])
+
+
+def _rowwise_cos(x, nx, y, ny) -> torch.Tensor:
+    return (x * y).sum(1) / (nx * ny)
+
+
+def match_ranks(features_a, features_b, settings: PlismMetricSettings = PlismMetricSettings()
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-tile match ranks in both directions, chunked.
+
+    Args: features_a, features_b: (n, d) matched features (row i of A ↔ row i of B).
+    Returns ``(rank_a, rank_b, cos)``: int64 (n,) ranks of the match for queries of A
+    (A→B) and of B (B→A) under ``settings.rank_rule`` (hit@k ⇔ rank < k, see module
+    docstring; the upstream rule's position p is returned as p-1, -1 meaning dropped),
+    and float64 (n,) matched cosines.
+    """
+    a, na = _prepare(features_a, settings)
+    b, nb = _prepare(features_b, settings)
+    if a.shape != b.shape:
+        raise ValueError(f"slides must hold the same tiles: {tuple(a.shape)} vs {tuple(b.shape)}")
+    n = a.shape[0]
+    upstream = settings.rank_rule == "upstream"
+    m = _rowwise_cos(a, na, b, nb)  # (n,) similarity of each matched pair
+    rank_a = torch.zeros(n, dtype=torch.int64, device=a.device)
+    rank_b = torch.zeros(n, dtype=torch.int64, device=a.device)
+    cols = torch.arange(n, device=a.device)
+    for r0 in range(0, n, settings.chunk):
+        r1 = min(r0 + settings.chunk, n)
+        rows = cols[r0:r1]
+        mr = m[r0:r1, None]
+        own = (rows[:, None] == cols[None, :])  # (c, n) True at the query's own column
+        s_aa = _sims(a[r0:r1], na[r0:r1], a, na).masked_fill_(own, -torch.inf)
+        s_bb = _sims(b[r0:r1], nb[r0:r1], b, nb).masked_fill_(own, -torch.inf)
+        s_ab = _sims(a[r0:r1], na[r0:r1], b, nb).masked_fill_(own, -torch.inf)
+        rank_a[r0:r1] += (s_aa > mr).sum(1) + (s_ab > mr).sum(1)
+        rank_b[r0:r1] += (s_bb > mr).sum(1)
+        rank_b += (s_ab > m[None, :]).sum(0)  # column i of S_AB = b_i against the rows of A
+        if upstream:
+            lower = rows[:, None] < cols[None, :]  # A row r precedes B's match column c if r < c
+            # A→B: the match b_i sits at stacked n+i, after every A row and B rows j < i.
+            rank_a[r0:r1] += (s_aa == mr).sum(1) + ((s_ab == mr) & ~lower & ~own).sum(1)
+            # B→A: the match a_i sits at stacked i, after A rows j < i only.
+            rank_b += ((s_ab == m[None, :]) & lower).sum(0)
+    if upstream:
+        self_a = _rowwise_cos(a, na, a, na)
+        self_b = _rowwise_cos(b, nb, b, nb)
+        rank_a += (self_a >= m).long()  # the query precedes its match when tied (lower index)
+        rank_b += (self_b > m).long()
+        rank_a -= 1  # position 0 is dropped by upstream; p-1 < k ⇔ 1 ≤ p ≤ k after the mask
+        rank_b -= 1
+    return _finish(rank_a, rank_b, m)
+
+
+def _finish(rank_a, rank_b, m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return (rank_a.cpu().numpy(), rank_b.cpu().numpy(), m.double().cpu().numpy())
+
+
+def dense_match_ranks(features_a, features_b,
+                      settings: PlismMetricSettings = PlismMetricSettings()
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Reference: the same ranks from the full (2n)² matrix, as plismbench builds it.
+
+    Memory O(n²); for tests and small benchmarks only. Same return as :func:`match_ranks`.
+    """
+    a, na = _prepare(features_a, settings)
+    b, nb = _prepare(features_b, settings)
+    n = a.shape[0]
+    x, nx = torch.cat([a, b]), torch.cat([na, nb])
+    s = _sims(x, nx, x, nx)  # (2n, 2n)
+    m = _rowwise_cos(a, na, b, nb)
+    q = torch.arange(2 * n, device=x.device)
+    match = torch.cat([q[n:], q[:n]])  # stacked index of each row's match
+    mq = torch.cat([m, m])[:, None]
+    idx = q[None, :]
+    is_self, is_match = idx == q[:, None], idx == match[:, None]
+    if settings.rank_rule == "strict":
+        ahead = (s > mq) & ~is_self & ~is_match
+    else:
+        s_self = torch.cat([_rowwise_cos(a, na, a, na), _rowwise_cos(b, nb, b, nb)])
+        s = torch.where(is_self, s_self[:, None], s)
+        ahead = ((s > mq) | ((s == mq) & (idx < match[:, None]))) & ~is_match
+    rank = ahead.sum(1) - int(settings.rank_rule == "upstream")
+    return _finish(rank[:n], rank[n:], m)
+
+
+def topk_from_ranks(rank_a: np.ndarray, rank_b: np.ndarray, top_k: Iterable[int]
+                    ) -> dict[str, float]:
+    """Top-k accuracy per k: hits (0 ≤ rank < k) averaged per direction, then over both."""
+    out = {}
+    for k in top_k:
+        acc_ab = float(np.mean((rank_a >= 0) & (rank_a < k)))
+        acc_ba = float(np.mean((rank_b >= 0) & (rank_b < k)))
+        out[f"top_{k}_accuracy"] = (acc_ab + acc_ba) / 2
+    return out
+
+
+def pair_metrics(features_a, features_b, settings: PlismMetricSettings = PlismMetricSettings()
+                 ) -> dict[str, float]:
+    """``{"cosine_similarity": …, "top_1_accuracy": …, …}`` for one slide pair."""
+    rank_a, rank_b, cos = match_ranks(features_a, features_b, settings)
+    return {"cosine_similarity": float(cos.mean()),
+            **topk_from_ranks(rank_a, rank_b, settings.top_k)}
+
+
+# ---------------------------------------------------------------- slide pairs
+
+
+def plism_slide_names(stainings: Sequence[str] = STAININGS,
+                      scanners: Sequence[str] = SCANNERS) -> list[str]:
+    """Slide ids ``{staining}_{scanner}``: 91 for the full set, 21 for 3 stainings × 7."""
+    return [f"{st}_{sc}" for st in stainings for sc in scanners]
+
+
+def parse_slide_name(name: str) -> tuple[str, str]:
+    """``"GMH_S60"`` → ``("GMH", "S60")``."""
+    staining, sep, scanner = name.partition("_")
+    if not sep or not staining or not scanner or "_" in scanner:
+        raise ValueError(f"PLISM slide id must read '<staining>_<scanner>', got {name!r}")
+    return staining, scanner
+
+
+def pair_class(slide_a: str, slide_b: str) -> str:
+    """``inter_scanner`` (same staining), ``inter_staining`` (same scanner) or ``inter_both``."""
+    st_a, sc_a = parse_slide_name(slide_a)
+    st_b, sc_b = parse_slide_name(slide_b)
+    if (st_a, sc_a) == (st_b, sc_b):
+        raise ValueError(f"a pair needs two different slides, got {slide_a} twice")
+    if st_a == st_b:
+        return "inter_scanner"
+    if sc_a == sc_b:
+        return "inter_staining"
+    return "inter_both"
+
+
+def slide_pairs(names: Sequence[str]) -> list[tuple[str, str, str]]:
+    """All unordered pairs ``(a, b, class)`` in the order of ``names`` (4,095 for 91 slides)."""
+    if len(set(names)) != len(names):
+        raise ValueError("slide names must be unique")
+    return [(a, b, pair_class(a, b)) for a, b in combinations(names, 2)]
+
+
+def evaluate_pairs(load: Callable[[str], np.ndarray], pairs: Sequence[tuple[str, str, str]],
+                   settings: PlismMetricSettings = PlismMetricSettings(),
+                   tile_index: np.ndarray | None = None,
+                   progress: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Metrics for every pair; ``load(slide_id)`` → (n, d) features, same tile order per slide.
+
+    ``tile_index`` selects a tile subset (plismbench: 8,139 of 16,278). Slides are
+    loaded lazily and only the last A slide is kept, so memory stays O(n·d).
+    """
+    rows, cached = [], (None, None)
+    for i, (slide_a, slide_b, cls) in enumerate(pairs):
+        if cached[0] != slide_a:
+            cached = (slide_a, _subset(load(slide_a), tile_index))
+        feats_b = _subset(load(slide_b), tile_index)
+        rows.append({"slide_a": slide_a, "slide_b": slide_b, "pair_class": cls,
+                     **pair_metrics(cached[1], feats_b, settings)})
+        if progress is not None:
+            progress(i + 1, len(pairs))
+    return rows
+
+
+def _subset(x: np.ndarray, idx: np.ndarray | None) -> np.ndarray:
+    return np.asarray(x) if idx is None else np.asarray(x)[idx]
+
+
+# ---------------------------------------------------------------- aggregates
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Aggregate over pairs: mean, std (ddof 0), median and IQR (linear quantiles), as
+    plismbench's ``aggregate_metrics``."""
+
+    mean: float
+    std: float
+    median: float
+    iqr: float
+    n_pairs: int = field(default=0)
+
+
+def summarize(values: Sequence[float]) -> Summary:
+    v = np.asarray(values, dtype=np.float64)
+    if v.size == 0:
+        raise ValueError("cannot summarise an empty set of pairs")
+    q25, q50, q75 = np.quantile(v, [0.25, 0.5, 0.75])
+    return Summary(float(v.mean()), float(v.std()), float(q50), float(q75 - q25), int(v.size))
+
+
+def aggregate(rows: Sequence[Mapping], metric_names: Sequence[str] | None = None
+              ) -> dict[str, dict[str, Summary]]:
+    """``{pair class or "all": {metric: Summary}}`` from :func:`evaluate_pairs` rows.
+
+    A class without pairs (e.g. inter_staining in a one-staining set) is omitted.
+    """
+    if metric_names is None:
+        metric_names = [k for k in rows[0] if k == "cosine_similarity" or k.startswith("top_")]
+    out = {}
+    for cls in PAIR_CLASSES:
+        chosen = [r for r in rows if cls == "all" or r["pair_class"] == cls]
+        if chosen:
+            out[cls] = {name: summarize([r[name] for r in chosen]) for name in metric_names}
+    return out
+
+
+def leaderboard_score(aggregates: Mapping[str, Mapping[str, Summary]], k: int = 10) -> float:
+    """plismbench's score: mean of the medians of cosine (all pairs) and top-k for each class."""
+    top = f"top_{k}_accuracy"
+    missing = [c for c in PAIR_CLASSES if c not in aggregates]
+    if missing:
+        raise ValueError(f"leaderboard score needs every pair class; missing {missing}")
+    medians = [aggregates["all"]["cosine_similarity"].median,
+               *(aggregates[c][top].median for c in ("inter_scanner", "inter_staining",
+                                                     "inter_both"))]
+    return float(np.mean(medians))
