@@ -21,6 +21,12 @@ test: install
 test-fast: install
 	pytest -n $(CORES) -m "not workflow"
 
+## Speed measurements (JSON under results/bench/); never part of the tests.
+bench: install
+	python benchmarks/bench_wsi.py --out results/bench/wsi.json
+	python benchmarks/bench_download.py --out results/bench/download.json
+	python benchmarks/bench_plism_metrics.py --timed-pairs 1 --out results/bench/plism_metrics.json
+
 lint: install
 	snakemake --lint
 	snakefmt --check Snakefile workflow
