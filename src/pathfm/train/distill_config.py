@@ -1,0 +1,185 @@
+"""Run configurations of the two distillation methods, with defaults and key checks.
+
+``h0mini`` (H0-mini, Filiot et al. 2025, §3.1 and Table 4): a frozen teacher with
+DINO + iBOT heads distils into a student with its own heads; DINO on class tokens,
+iBOT on every patch token of the global crops, no masking, no KoLeo, no stochastic
+depth, a spare EMA of the student is the result. Defaults not given by the paper
+are DINOv2's (``ssl_default_config.yaml``) and are marked so below.
+
+``gpfm`` (GPFM, Ma et al. 2024): DINOv2 self-distillation (the ``ssl`` section is a
+``pathfm.train.ssl`` config with ``objective: dinov2``) plus expert distillation
+from frozen experts (``experts``), one projector per expert.
+
+Schedules given in DINOv2 "epochs" (``warmup_epochs``…) are converted to steps with
+``epoch_length`` iterations per epoch (DINOv2's OFFICIAL_EPOCH_LENGTH is 1,250).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from pathfm.train.ssl import DEFAULT_CONFIG as SSL_DEFAULTS
+from pathfm.train.ssl import resolve_config as resolve_ssl_config
+
+METHODS = ("h0mini", "gpfm")
+TEACHER_HEADS = ("checkpoint", "learned")
+
+# Crops for both methods; mean/std come from the student's embedding contract.
+CROPS_DEFAULTS: dict = {
+    "global_size": 224, "local_size": 98, "n_local": 8,
+    "global_scale": [0.32, 1.0], "local_scale": [0.05, 0.32],
+}
+
+DATA_DEFAULTS: dict = {
+    "shuffle_chunks": 4,   # tile-store chunks read together and shuffled (block shuffle)
+    "num_workers": 0,      # DataLoader worker processes (0: in the training process)
+}
+
+H0MINI_DEFAULTS: dict = {
+    "method": "h0mini",
+    "student": "demo-h0-mini",        # registry name of the student architecture
+    "teacher": "demo-h-optimus",      # registry name of the frozen teacher
+    "teacher_weights": None,          # None: the registry's weights path of the teacher
+    # Teacher-side projection heads: "checkpoint" loads them (dino_head.* / ibot_head.*
+    # keys, DINOv2 layout accepted) from teacher_heads_path or the teacher weights file;
+    # "learned" trains them on the frozen teacher's features (see pathfm.train.distill).
+    "teacher_heads": "learned",
+    "teacher_heads_path": None,
+    "registry": None,
+    "student_init": None,             # None (random) | path to student backbone weights
+    "seed": 0,
+    "deterministic": False,
+    "steps": 105_000,
+    "global_batch_size": 2048,        # Table 4; split evenly over ranks
+    "epoch_length": 1250,             # DINOv2 OFFICIAL_EPOCH_LENGTH
+    "drop_path_rate": 0.0,            # §3.1: stochastic depth removed
+    "precision": "bf16",              # §3.1: mixed precision
+    "optim": {
+        "lr": 4e-3, "lr_scaling": "sqrt",  # DINOv2 default base lr, sqrt w.r.t. 1,024
+        "min_lr": 1e-6, "warmup_epochs": 16.0,  # Table 4
+        "weight_decay": 0.04, "weight_decay_end": 0.4,  # Table 4 end value
+        "betas": [0.9, 0.999], "clip_grad": 3.0, "layerwise_decay": 0.9,
+        "patch_embed_lr_mult": 0.2, "freeze_last_layer_epochs": 1.0,
+    },
+    "ema": {"momentum": 0.992, "momentum_end": 1.0},  # spare EMA of the student
+    "temperature": {"teacher": 0.07, "warmup_teacher": 0.04,
+                    "warmup_epochs": 30.0, "student": 0.1},  # Table 4: 30 epochs
+    "heads": {"out_dim": 131_072, "hidden_dim": 2048, "nlayers": 3,
+              "dino_bottleneck_dim": 384, "ibot_bottleneck_dim": 256},  # Table 4
+    "loss": {"centering": "softmax", "center_momentum": 0.9,
+             "sinkhorn_iterations": 3, "dino_weight": 1.0, "ibot_weight": 1.0},
+    "learned_heads": {
+        "weight": 1.0,                # weight of the head-training loss
+        "momentum": 0.996, "momentum_end": 1.0,  # EMA of the target heads
+        "distill_ramp_epochs": 0.0,   # student loss weight ramps 0 -> 1 (heads settle first)
+        "mask_min_ratio": 0.1, "mask_max_ratio": 0.5, "mask_probability": 0.5,
+    },
+    "crops": CROPS_DEFAULTS,
+    "data": DATA_DEFAULTS,
+    "checkpoint_every": 1000, "keep_checkpoints": 2, "log_every": 10, "progress": True,
+    "export": "ema",                  # ema | student
+    "data_manifest": None,
+}
+
+EXPERT_DEFAULTS: dict = {
+    "model": None,         # registry name (required)
+    "weights": None,       # None: the registry's weights path
+    "cls_weight": 1.0,
+    "patch_weight": 0.25,
+    "input_size": None,    # None: experts see the global crops as they are; else resized
+}
+
+GPFM_DEFAULTS: dict = {
+    "method": "gpfm",
+    "ssl": {"objective": "dinov2", "model": "demo-gpfm", "export": "teacher"},
+    "global_batch_size": None,  # None: ssl.batch_size per rank; else split over ranks
+    "experts": [],
+    "projector": {"hidden_dim": 2048, "nlayers": 2},
+    "expert_loss": {"cos_weight": 0.9, "smooth_l1_weight": 0.1, "smooth_l1_beta": 1.0,
+                    "resample": "bilinear"},
+    "crops": CROPS_DEFAULTS,
+    "data": DATA_DEFAULTS,
+}
+
+
+def merge(config: dict | None, defaults: dict, where: str) -> dict:
+    """Defaults deep-merged with ``config``; an unknown key raises naming its full path."""
+    out = copy.deepcopy(defaults)
+    for key, value in (config or {}).items():
+        if key not in defaults:
+            raise KeyError(f"unknown distill config key {where + key!r}; known: {sorted(defaults)}")
+        if isinstance(defaults[key], dict) and isinstance(value, dict):
+            out[key] = merge(value, defaults[key], f"{where}{key}.")
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def resolve_distill_config(config: dict) -> dict:
+    """A full, checked run config for ``config['method']`` (h0mini | gpfm)."""
+    method = (config or {}).get("method")
+    if method not in METHODS:
+        raise ValueError(f"distill config 'method' is {method!r}; use one of {METHODS}")
+    if method == "h0mini":
+        cfg = merge(config, H0MINI_DEFAULTS, "")
+        if cfg["teacher_heads"] not in TEACHER_HEADS:
+            raise ValueError(f"teacher_heads {cfg['teacher_heads']!r} is not one of {TEACHER_HEADS}")
+        if cfg["loss"]["centering"] not in ("softmax", "sinkhorn"):
+            raise ValueError("loss.centering must be softmax or sinkhorn")
+        if cfg["export"] not in ("ema", "student"):
+            raise ValueError("export must be ema or student")
+        return cfg
+    # The ssl section is a pathfm.train.ssl config, checked by that module.
+    ssl = {**GPFM_DEFAULTS["ssl"], **(config.get("ssl") or {})}
+    cfg = merge({k: v for k, v in config.items() if k != "ssl"}, GPFM_DEFAULTS, "")
+    if ssl["objective"] != "dinov2":
+        raise ValueError("gpfm: ssl.objective must be dinov2 (DINO + iBOT + KoLeo)")
+    cfg["ssl"] = resolve_ssl_config(ssl, SSL_DEFAULTS)
+    if not cfg["experts"]:
+        raise ValueError("gpfm: 'experts' lists no expert model")
+    experts = [merge(e, EXPERT_DEFAULTS, f"experts[{i}].") for i, e in enumerate(cfg["experts"])]
+    names = [e["model"] for e in experts]
+    if None in names or len(set(names)) != len(names):
+        raise ValueError(f"gpfm: every expert needs a distinct 'model'; got {names}")
+    cfg["experts"] = experts
+    if cfg["expert_loss"]["resample"] not in ("bilinear", "bicubic"):
+        raise ValueError("expert_loss.resample must be bilinear or bicubic")
+    return cfg
+
+
+def epochs_to_steps(epochs: float, epoch_length: int) -> int:
+    return int(round(epochs * epoch_length))
+
+
+def per_rank_batch(global_batch: int, world_size: int) -> int:
+    """Images per rank; the global batch must split evenly."""
+    if global_batch % world_size:
+        raise ValueError(f"global_batch_size {global_batch} does not split over {world_size} ranks")
+    return global_batch // world_size
+
+
+def student_name(cfg: dict) -> str:
+    """The registry name of the model a resolved run config trains."""
+    return cfg["student"] if cfg["method"] == "h0mini" else cfg["ssl"]["model"]
+
+
+def frozen_models(cfg: dict) -> dict[str, str | None]:
+    """Frozen models a resolved run config reads: registry name -> weights override (or None)."""
+    if cfg["method"] == "h0mini":
+        return {cfg["teacher"]: cfg["teacher_weights"]}
+    return {e["model"]: e["weights"] for e in cfg["experts"]}
+
+
+def run_config_for(model: str, config: dict) -> dict:
+    """Resolve the run config of workflow run ``model``; the student defaults to ``model``
+    and must equal it (the rule writes results/models/{model}/)."""
+    config = copy.deepcopy(config or {})
+    if config.get("method") == "gpfm":
+        config.setdefault("ssl", {}).setdefault("model", model)
+    else:
+        config.setdefault("student", model)
+    cfg = resolve_distill_config(config)
+    if student_name(cfg) != model:
+        raise ValueError(f"distill run {model!r} trains {student_name(cfg)!r}: the run's name "
+                         f"must be the student's registry name")
+    return cfg

@@ -1,0 +1,76 @@
+"""The distill rule: demo and paper dry-runs, and one real CLI run on tiny tile stores."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pathfm.wsi.tile_store import write_tile_store
+
+from .conftest import REPO, snakemake
+
+pytestmark = pytest.mark.workflow
+sys.path.insert(0, str(REPO / "tests" / "train"))
+
+
+def test_demo_dry_run_has_both_distill_jobs(workdir):
+    result = snakemake("-n", "--cores", "1", "results/models/demo-h0-mini/weights.safetensors",
+                       "results/models/demo-gpfm/weights.safetensors", cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "rule distill:" in result.stdout
+    assert "wildcards: model=demo-h0-mini" in result.stdout
+    assert "wildcards: model=demo-gpfm" in result.stdout
+    assert "scripts/distill.py" in result.stdout and "--tiles-dir results/tiles/demo" in result.stdout
+
+
+def test_paper_dry_run_of_distill_targets(workdir):
+    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--",
+                       "results/models/h0-mini-repro/weights.safetensors",
+                       "results/models/gpfm-repro/weights.safetensors", cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def _tiny_stores(root: Path, n_slides: int = 2, n_tiles: int = 12) -> Path:
+    rng = np.random.default_rng(0)
+    ids = [f"s{i}" for i in range(n_slides)]
+    for sid in ids:
+        pixels = rng.integers(0, 255, size=(n_tiles, 48, 48, 3), dtype=np.uint8)
+        write_tile_store(root / "tiles" / f"{sid}.zarr", np.zeros((n_tiles, 2), np.int64), 0.25,
+                         np.ones(n_tiles), {"slide_id": sid, "tile_px": 48, "target_mpp": 0.5},
+                         pixel_batches=[pixels], tile_px=48)
+    manifest = root / "manifest.tsv"
+    pd.DataFrame({"slide_id": ids, "path": [f"{s}.svs" for s in ids],
+                  "md5": ["0" * 32] * n_slides}).to_csv(manifest, sep="\t", index=False)
+    return manifest
+
+
+@pytest.mark.parametrize("method", ["h0mini", "gpfm"])
+def test_script_distils_from_tile_stores(tmp_path, method):
+    """The rule's command on tiny tile stores: a real run, exported weights and card."""
+    import subprocess
+
+    from distill_helpers import gpfm_config, h0mini_config, write_models
+
+    registry = write_models(tmp_path / "models")
+    manifest = _tiny_stores(tmp_path)
+    crops = {"global_size": 32, "local_size": 16, "n_local": 2}
+    if method == "h0mini":
+        cfg = {"method": "h0mini", **h0mini_config(registry, steps=4, log_every=2), "crops": crops}
+    else:
+        cfg = {"method": "gpfm", **gpfm_config(registry, steps=4, log_every=2), "crops": crops}
+    result = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "distill.py"), "--config", json.dumps(cfg),
+         "--manifest", str(manifest), "--tiles-dir", str(tmp_path / "tiles"),
+         "--out-dir", str(tmp_path / "train"), "--export-dir", str(tmp_path / "model")],
+        capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "model" / "weights.safetensors").exists()
+    card = (tmp_path / "model" / "card.yaml").read_text()
+    assert "data_manifest_sha256" in card
+    log = [json.loads(line) for line in open(tmp_path / "train" / "log.jsonl")]
+    assert log[-1]["step"] == 4 and np.isfinite(log[-1]["loss"])
