@@ -1,0 +1,108 @@
+"""The launch line for a training step: plain python, torchrun on one node, or srun + torchrun.
+
+Rules call every GPU step through ``scripts/launch.py`` so that the same rule runs
+on a laptop, a GPU workstation and a Slurm cluster; only the resources change::
+
+    python scripts/launch.py --gpus {resources.gpu} --nodes {resources.nodes} -- \\
+        scripts/train_ssl.py --model ... > {log} 2>&1
+
+gives, for ``G`` GPUs per node and ``N`` nodes:
+
+- ``G <= 1, N == 1``: ``python scripts/train_ssl.py ...`` (one process, no
+  torch.distributed at all: ``pathfm.train.ddp`` sees no WORLD_SIZE);
+- ``G >= 2, N == 1``: ``torchrun --standalone --nproc-per-node G scripts/train_ssl.py ...``
+  (a private rendezvous on the node, no port to choose);
+- ``N >= 2`` (inside a Slurm allocation of N nodes)::
+
+      srun --overlap --nodes N --ntasks N --ntasks-per-node 1 --kill-on-bad-exit=1 \\
+          torchrun --nnodes N --nproc-per-node G --rdzv-backend c10d \\
+          --rdzv-endpoint HEAD:29500 --rdzv-id $SLURM_JOB_ID scripts/train_ssl.py ...
+
+  one torchrun agent per node, meeting at the allocation's first node.
+
+Why ``--overlap``: Snakemake's Slurm jobstep plugin already runs the rule's shell
+inside a one-task ``srun`` step, which holds the first node's CPUs; without it
+the nested step waits for them forever. Why ``--ntasks N`` explicitly: the outer
+step exports ``SLURM_NTASKS=1``, which srun would otherwise read as ``-n 1`` and
+shrink the step to one node.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+DEFAULT_RDZV_PORT = 29500
+
+
+class LaunchError(RuntimeError):
+    """The requested geometry cannot be launched here (e.g. multi-node outside Slurm)."""
+
+
+def torchrun_prefix(python: str = sys.executable) -> list[str]:
+    """``torchrun`` beside this interpreter (same venv), or ``python -m torch.distributed.run``."""
+    beside = Path(python).parent / "torchrun"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("torchrun")
+    return [found] if found else [python, "-m", "torch.distributed.run"]
+
+
+def slurm_hostnames(nodelist: str) -> list[str]:
+    """Expand a Slurm node list (``gpu[01-03],cpu7``) with ``scontrol show hostnames``."""
+    try:
+        out = subprocess.run(["scontrol", "show", "hostnames", nodelist], check=True,
+                             capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.SubprocessError) as err:
+        raise LaunchError(f"cannot expand the Slurm node list {nodelist!r}: {err}") from err
+    return out.split()
+
+
+def launch_command(command: Sequence[str], gpus: int = 0, nodes: int = 1, *,
+                   env: Mapping[str, str] | None = None, port: int = DEFAULT_RDZV_PORT,
+                   python: str = sys.executable,
+                   hostnames=slurm_hostnames) -> list[str]:
+    """The argv that runs ``command`` (a script and its arguments) on ``gpus`` x ``nodes``.
+
+    ``gpus`` is the number of GPUs per node (0 on CPU); ``nodes`` the number of
+    nodes. Multi-node launches read ``SLURM_JOB_ID`` and ``SLURM_JOB_NODELIST``
+    from ``env`` (default: the process environment) and fail clearly outside an
+    allocation of at least ``nodes`` nodes.
+    """
+    command = list(command)
+    if not command:
+        raise LaunchError("nothing to launch: give the script and its arguments")
+    if gpus < 0 or nodes < 1:
+        raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
+    # A script runs under this interpreter; anything else (a binary) under --no-python.
+    if command[0].endswith(".py"):
+        plain, script = [python, *command], command
+    else:
+        plain, script = command, ["--no-python", *command]
+    if nodes == 1:
+        if gpus <= 1:
+            return plain
+        return [*torchrun_prefix(python), "--standalone", "--nproc-per-node", str(gpus), *script]
+
+    env = os.environ if env is None else env
+    job, nodelist = env.get("SLURM_JOB_ID"), env.get("SLURM_JOB_NODELIST")
+    if not job or not nodelist:
+        raise LaunchError(
+            f"{nodes} nodes requested outside a Slurm allocation (no SLURM_JOB_ID / "
+            "SLURM_JOB_NODELIST): submit with `snakemake --profile slurm` or sbatch "
+            "--nodes, or set the node count to 1")
+    hosts = hostnames(nodelist)
+    if len(hosts) < nodes:
+        raise LaunchError(f"{nodes} nodes requested but Slurm job {job} holds "
+                          f"{len(hosts)}: {', '.join(hosts)}")
+    return [
+        "srun", "--overlap", "--nodes", str(nodes), "--ntasks", str(nodes),
+        "--ntasks-per-node", "1", "--kill-on-bad-exit=1",
+        *torchrun_prefix(python), "--nnodes", str(nodes), "--nproc-per-node", str(max(gpus, 1)),
+        "--rdzv-backend", "c10d", "--rdzv-endpoint", f"{hosts[0]}:{port}", "--rdzv-id", job,
+        *script,
+    ]

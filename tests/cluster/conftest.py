@@ -1,0 +1,89 @@
+"""The local one-node Slurm cluster (tools/slurm_local.sh), started for the cluster tests.
+
+The session fixture ``slurm_env`` starts it when Slurm is installed (and skips the
+test, saying why, when not) and stops it at the end. With the Slurm plugin
+installed, every snakemake start probes ``scontrol show config``: instant with no
+config or a live controller, ~10 s with a config whose controller is down. The
+script removes its /etc/slurm/slurm.conf on stop, so after the cluster tests the
+rest of the suite pays nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+SLURM_LOCAL = REPO / "tools" / "slurm_local.sh"
+DAEMONS = ("slurmctld", "slurmd", "munged", "sbatch", "squeue", "scancel")
+
+
+def slurm_missing() -> str | None:
+    """Why a local cluster cannot be started here, or None."""
+    path = f"/usr/sbin{os.pathsep}{os.environ.get('PATH', '')}"
+    missing = [d for d in DAEMONS if shutil.which(d, path=path) is None]
+    if missing:
+        return (f"Slurm is not installed (missing {', '.join(missing)}): "
+                "run `sudo tools/slurm_local.sh install`")
+    return None
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def slurm_env():
+    """Environment for subprocesses that talk to the running local Slurm (venv first on PATH).
+
+    One cluster per machine (jobs find it at /etc/slurm/slurm.conf), shared by xdist
+    workers through a reference count under a lock; the last worker stops it. A
+    cluster that was already running before the tests is left running.
+    """
+    if reason := slurm_missing():
+        pytest.skip(reason)
+    env = {**os.environ,
+           "PATH": f"{BIN}{os.pathsep}/usr/sbin{os.pathsep}{os.environ.get('PATH', '')}"}
+    state = Path(os.environ.get("PATHFM_SLURM_DIR", f"/tmp/pathfm-slurm-{os.getuid()}"))
+    state.mkdir(parents=True, exist_ok=True)
+    users = state / "pytest-users"
+    with _locked(state / "pytest.lock"):
+        count = int(users.read_text()) if users.exists() else 0
+        running = subprocess.run([str(SLURM_LOCAL), "status"], env=env, capture_output=True,
+                                 timeout=60).returncode == 0
+        if count == 0 and running:
+            count = 1  # started outside pytest: one extra holder that never lets go
+        start = subprocess.run([str(SLURM_LOCAL), "start"], env=env, capture_output=True,
+                               text=True, timeout=120)
+        if start.returncode != 0:
+            logs = "".join((state / f"{d}.log").read_text()[-2000:]
+                           for d in ("slurmctld", "slurmd") if (state / f"{d}.log").exists())
+            pytest.skip(f"the local Slurm did not start: {start.stderr.strip()}\n{logs}")
+        users.write_text(str(count + 1))
+    env["SLURM_CONF"] = str(state / "slurm.conf")
+    yield env
+    with _locked(state / "pytest.lock"):
+        count = int(users.read_text()) - 1
+        users.write_text(str(count))
+        if count <= 0:
+            subprocess.run([str(SLURM_LOCAL), "stop"], env=env, capture_output=True, timeout=60)
+            users.unlink()
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "cluster: needs Slurm (a local one is started when installed; skipped if not)")

@@ -1,0 +1,73 @@
+"""The launch line for 0/1 GPU, one node with several GPUs, and several Slurm nodes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from pathfm.launch import LaunchError, launch_command
+
+from .conftest import REPO
+
+PY = "/venv/bin/python"
+
+
+def test_cpu_and_one_gpu_run_plain_python():
+    for gpus in (0, 1):
+        assert launch_command(["train.py", "--x", "1"], gpus, python=PY) == [
+            PY, "train.py", "--x", "1"]
+    assert launch_command(["/bin/echo", "hi"], 0, python=PY) == ["/bin/echo", "hi"]
+
+
+def test_one_node_many_gpus_uses_standalone_torchrun():
+    line = launch_command(["train.py", "--x", "1"], 4, python=PY)
+    assert line[-6:] == ["--standalone", "--nproc-per-node", "4", "train.py", "--x", "1"]
+    assert line[0].endswith("torchrun") or line[:3] == [PY, "-m", "torch.distributed.run"]
+
+
+def test_multi_node_reads_the_allocation():
+    env = {"SLURM_JOB_ID": "4242", "SLURM_JOB_NODELIST": "gpu[07-08]"}
+    seen = []
+
+    def hosts(nodelist):
+        seen.append(nodelist)
+        return ["gpu07", "gpu08"]
+
+    line = launch_command(["train.py"], 8, 2, env=env, python=PY, hostnames=hosts)
+    assert seen == ["gpu[07-08]"]
+    assert line[:10] == ["srun", "--overlap", "--nodes", "2", "--ntasks", "2",
+                         "--ntasks-per-node", "1", "--kill-on-bad-exit=1", line[9]]
+    tail = line[line.index("--nnodes"):]
+    assert tail == ["--nnodes", "2", "--nproc-per-node", "8", "--rdzv-backend", "c10d",
+                    "--rdzv-endpoint", "gpu07:29500", "--rdzv-id", "4242", "train.py"]
+
+
+def test_multi_node_fails_clearly_outside_slurm_or_on_too_few_nodes():
+    with pytest.raises(LaunchError, match="outside a Slurm allocation"):
+        launch_command(["train.py"], 4, 2, env={})
+    env = {"SLURM_JOB_ID": "1", "SLURM_JOB_NODELIST": "n1"}
+    with pytest.raises(LaunchError, match="holds 1"):
+        launch_command(["train.py"], 4, 2, env=env, hostnames=lambda s: ["n1"])
+    with pytest.raises(LaunchError, match="nodes >= 1"):
+        launch_command(["train.py"], 1, 0)
+    with pytest.raises(LaunchError, match="nothing to launch"):
+        launch_command([], 1, 1)
+
+
+def test_script_execs_the_command_and_passes_its_exit_code(tmp_path):
+    job = tmp_path / "job.py"
+    job.write_text("import sys; print('ran', sys.argv[1:]); sys.exit(75)\n")
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "launch.py"), "--gpus", "0",
+                          "--", str(job), "--a", "b"], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 75  # the requeue code reaches Snakemake / Slurm unchanged
+    assert "ran ['--a', 'b']" in res.stdout
+    assert "launch: " in res.stderr
+
+
+def test_script_refuses_multi_node_outside_slurm():
+    res = subprocess.run([sys.executable, str(REPO / "scripts" / "launch.py"), "--nodes", "2",
+                          "--print", "--", "train.py"], capture_output=True, text=True,
+                         timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert res.returncode == 2 and "outside a Slurm allocation" in res.stderr
