@@ -1,0 +1,81 @@
+"""The workflow's view of SSL training runs (config ``train.runs``), as plain functions.
+
+``workflow/rules/train.smk`` calls these from lambdas; they take the config
+dicts and never import snakemake. A run is named by its output model folder
+``results/models/{run}/``; see ``workflow/schemas/train.schema.yaml``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Callable, Mapping
+
+
+def check_runs(runs: Mapping, cohorts: Mapping, registry: Mapping) -> None:
+    """Fail at workflow start, naming the key, when a run refers to something unknown."""
+    for run, spec in runs.items():
+        for cohort in spec["cohorts"]:
+            if cohort not in cohorts:
+                raise ValueError(f"config train.runs.{run}.cohorts: {cohort!r} is not a cohort")
+        if spec["model"] not in registry:
+            raise ValueError(
+                f"config train.runs.{run}.model: {spec['model']!r} is not in the registry")
+        init = spec.get("init", "random")
+        if init != "random" and init not in runs and init not in registry:
+            raise ValueError(f"config train.runs.{run}.init: {init!r} is neither random, "
+                             f"a run nor a registry model")
+        if init == run:
+            raise ValueError(f"config train.runs.{run}.init: a run cannot start from itself")
+        policies = {cohorts[c].get("mpp_policy", "fallback") for c in spec["cohorts"]}
+        if len(policies) > 1:
+            raise ValueError(f"config train.runs.{run}.cohorts mix mpp policies {sorted(policies)}")
+
+
+def init_weights(runs: Mapping, registry: Mapping, run: str) -> str | None:
+    """Weights file a run starts from: another run's export, a registry model's file, or None."""
+    init = runs[run].get("init", "random")
+    if init == "random":
+        return None
+    if init in runs:
+        return f"results/models/{init}/weights.safetensors"
+    return registry[init].weights.path
+
+
+def manifest_inputs(runs: Mapping, run: str, manifest_path: Callable) -> list[str]:
+    """Inputs known before any slide list: the manifests of the run's cohorts."""
+    return [manifest_path(c) for c in runs[run]["cohorts"]]
+
+
+def slide_inputs(runs: Mapping, run: str, slide_ids: Callable, path_of: Callable) -> list[str]:
+    """``path_of(cohort, slide_id)`` for every slide of the run's cohorts (slides, masks)."""
+    return [path_of(c, s) for c in runs[run]["cohorts"] for s in slide_ids(c)]
+
+
+def init_input(runs: Mapping, registry: Mapping, run: str, can_fetch_hub_weights: bool) -> list:
+    """The init weights as an input: always for another run's export; for hub weights only
+    when the workflow can fetch them (else the training script names the missing file)."""
+    init = init_weights(runs, registry, run)
+    if init and (runs[run]["init"] in runs or can_fetch_hub_weights):
+        return [init]
+    return []
+
+
+def mpp_policy(runs: Mapping, cohorts: Mapping, run: str) -> str:
+    return cohorts[runs[run]["cohorts"][0]].get("mpp_policy", "fallback")
+
+
+def ssl_settings(runs: Mapping, run: str) -> dict:
+    """The run's ``ssl`` overrides with its objective and seed."""
+    spec = runs[run]
+    return {**spec.get("ssl", {}), "objective": spec["objective"], "seed": spec.get("seed", 0)}
+
+
+def launcher(runs: Mapping, run: str) -> str:
+    """``torchrun`` with one process per GPU when a run has several, plain python otherwise."""
+    gpus = runs[run].get("gpu", 0)
+    return f"torchrun --standalone --nproc-per-node {gpus}" if gpus > 1 else "python"
+
+
+def option(flag: str, value: str | None) -> str:
+    """``--flag 'value'`` for a shell command line, or nothing when value is None."""
+    return f"{flag} {shlex.quote(str(value))}" if value else ""

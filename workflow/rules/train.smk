@@ -1,0 +1,72 @@
+# Self-supervised pre-training (kaiko.ai DINO / DINOv2) on patches read online from slides.
+# One job per run of config 'train.runs'; checkpoints under results/train/{model}/ are not
+# outputs, so a failed or pre-empted job resumes when rerun (delete that folder to restart).
+from pathfm.data import train_runs as tr
+from pathfm.models.registry import load_registry
+
+TRAIN = config.get("train", {})
+TRAIN_RUNS = TRAIN.get("runs", {})
+MODEL_REGISTRY = load_registry(TRAIN.get("registry"))
+tr.check_runs(TRAIN_RUNS, COHORTS, MODEL_REGISTRY)
+
+
+rule train_ssl:
+    input:
+        manifests=lambda w: tr.manifest_inputs(TRAIN_RUNS, w.model, manifest_path),
+        # GDC slide lists come from a checkpoint: separate functions, so that the
+        # manifests stay named while the slide list is still unknown.
+        masks=lambda w: tr.slide_inputs(
+            TRAIN_RUNS,
+            w.model,
+            slide_ids,
+            lambda c, s: mask_outputs(c, s)["tissue.geojson"],
+        ),
+        slides=lambda w: tr.slide_inputs(TRAIN_RUNS, w.model, slide_ids, slide_path),
+        # Hub weights are an input only when the workflow has a rule to fetch them.
+        init=lambda w: tr.init_input(
+            TRAIN_RUNS, MODEL_REGISTRY, w.model, hasattr(rules, "fetch_weights")
+        ),
+    output:
+        weights="results/models/{model}/weights.safetensors",
+        card="results/models/{model}/card.yaml",
+    log:
+        "logs/train_ssl/{model}.log",
+    benchmark:
+        "runtime/train_ssl/{model}.tsv"
+    wildcard_constraints:
+        model=wildcard_choice(list(TRAIN_RUNS)),
+    conda:
+        CONDA_ENV
+    resources:
+        gpu=lambda w: TRAIN_RUNS[w.model].get("gpu", 0),
+        mem_mb=lambda w: TRAIN_RUNS[w.model].get("mem_mb", 8000),
+        runtime=lambda w: TRAIN_RUNS[w.model].get("runtime", 60),
+    params:
+        script=script("train_ssl.py"),
+        launcher=lambda w: tr.launcher(TRAIN_RUNS, w.model),
+        arch=lambda w: TRAIN_RUNS[w.model]["model"],
+        registry=tr.option("--registry", TRAIN.get("registry")),
+        init=lambda w: tr.option(
+            "--init", tr.init_weights(TRAIN_RUNS, MODEL_REGISTRY, w.model)
+        ),
+        mask_dirs=lambda w: [
+            f"results/masks/{c}" for c in TRAIN_RUNS[w.model]["cohorts"]
+        ],
+        mpp_policy=lambda w: tr.mpp_policy(TRAIN_RUNS, COHORTS, w.model),
+        ssl=lambda w: as_json(tr.ssl_settings(TRAIN_RUNS, w.model)),
+        epochs=lambda w: as_json(TRAIN_RUNS[w.model].get("epochs", {})),
+        patching=lambda w: as_json(TRAIN_RUNS[w.model].get("patching", {})),
+        multicrop=lambda w: as_json(TRAIN_RUNS[w.model].get("multicrop", {})),
+        out_dir=lambda w: f"results/train/{w.model}",
+        export_dir=lambda w, output: Path(output.weights).parent,
+    shell:
+        "{params.launcher} {params.script} --model {params.arch} {params.registry}"
+        " --manifests {input.manifests} --mask-dirs {params.mask_dirs}"
+        " --mpp-policy {params.mpp_policy} --ssl {params.ssl:q} --epochs {params.epochs:q}"
+        " --patching {params.patching:q} --multicrop {params.multicrop:q} {params.init}"
+        " --out-dir {params.out_dir} --export-dir {params.export_dir} > {log} 2>&1"
+
+
+ALL_TARGETS["train"] = lambda: [
+    f"results/models/{run}/weights.safetensors" for run in TRAIN_RUNS
+]
