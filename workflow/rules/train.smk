@@ -29,6 +29,7 @@ rule train_ssl:
     output:
         weights="results/models/{model}/weights.safetensors",
         card="results/models/{model}/card.yaml",
+        heads="results/models/{model}/heads.safetensors",
     log:
         "logs/train_ssl/{model}.log",
     benchmark:

@@ -96,3 +96,13 @@ def export_model(state: dict[str, torch.Tensor], out_dir: str | Path, entry=None
 
     _atomic_write(card_path, write_card)
     return {"weights": weights, "card": card_path}
+
+
+def export_heads(tensors: dict[str, torch.Tensor], out_dir: str | Path) -> Path:
+    """Write ``out_dir/heads.safetensors`` (projection heads, kept apart from the backbone
+    so ``weights.safetensors`` always loads into the registry's timm architecture)."""
+    path = Path(out_dir) / "heads.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(tensors, tmp, metadata={"format": "pt"}))
+    return path

@@ -43,7 +43,7 @@ from pathfm.models.registry import ModelEntry, get_entry, load_weights, resolve_
 from pathfm.models.vit import Backbone
 from pathfm.train import ddp
 from pathfm.train.ema import ema_update_, make_frozen_copy
-from pathfm.train.export import export_model
+from pathfm.train.export import export_heads, export_model
 from pathfm.train.loop import LoopConfig, fit
 from pathfm.train.masking import sample_masks
 from pathfm.train.schedules import CosineSchedule, scaled_lr
@@ -256,6 +256,18 @@ class SSLTask(nn.Module):
         net = self.teacher if which == "teacher" else self.student
         return {k: v.detach().cpu().contiguous() for k, v in net.backbone.vit.state_dict().items()}
 
+    def export_heads(self, which: str = "teacher") -> dict[str, torch.Tensor]:
+        """Projection heads as ``dino_head.*`` / ``ibot_head.*`` (no iBOT key when shared).
+
+        Distillation from this model as a teacher reads them (``teacher_heads:
+        checkpoint``), as H0-mini distilled through H-Optimus-0's own heads.
+        """
+        net = self.teacher if which == "teacher" else self.student
+        heads = {"dino_head": net.dino_head, "ibot_head": net.ibot_head}
+        return {f"{name}.{k}": v.detach().cpu().contiguous()
+                for name, head in heads.items() if head is not None
+                for k, v in head.state_dict().items()}
+
 
 def _layer_id(name: str, depth: int) -> int:
     name = name.removeprefix("backbone.").removeprefix("vit.")
@@ -306,9 +318,11 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     summary = fit(task, data, out_dir, loop_cfg, info, resume=resume)
     result = {"last_checkpoint": summary["last_checkpoint"]}
     if info.is_main:
-        paths = export_model(task.export_state(cfg["export"]), export_dir or out_dir / "export",
+        export_to = Path(export_dir or out_dir / "export")
+        paths = export_model(task.export_state(cfg["export"]), export_to,
                              entry=entry, config=cfg, step=cfg["steps"],
                              data_manifest=cfg["data_manifest"])
         result.update(paths)
+        result["heads"] = export_heads(task.export_heads(cfg["export"]), export_to)
     ddp.barrier(info)
     return result
