@@ -19,6 +19,11 @@ include: "workflow/rules/download.smk"
 include: "workflow/rules/masks.smk"
 include: "workflow/rules/tiles.smk"
 include: "workflow/rules/qc.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/distill.smk"
+include: "workflow/rules/embed.smk"
+include: "workflow/rules/bench_patch.smk"
+include: "workflow/rules/plism.smk"
 
 
 rule all:

@@ -90,3 +90,19 @@ def test_dino_head_prototypes_have_unit_norm():
         logits = head(torch.randn(4, 16))
     assert logits.shape == (4, 32)
     assert logits.abs().max() <= 1.0 + 1e-5  # cosines
+
+
+def test_random_init_baseline_is_the_same_network_in_every_job():
+    import torch
+
+    from pathfm.models.registry import load_model
+
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    a = load_model("demo-vit-s8-random")
+    assert torch.equal(torch.rand(3), before), "building the baseline moved the global RNG"
+    torch.manual_seed(999)
+    b = load_model("demo-vit-s8-random")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(x, y), name

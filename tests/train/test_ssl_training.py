@@ -79,6 +79,8 @@ def test_resume_is_bitwise_equal(registry, tmp_path):
 SIGTERM_SCRIPT = textwrap.dedent("""
     import sys, time
     from pathlib import Path
+    import torch
+    torch.set_num_threads(1)  # float reductions must not depend on the machine's load
     sys.path.insert(0, {helper!r})
     from synthetic import SyntheticMultiCrop, tiny_config
     from pathfm.train.ssl import run
@@ -94,14 +96,18 @@ SIGTERM_SCRIPT = textwrap.dedent("""
 
 
 def test_sigterm_saves_and_exits_with_requeue_code(registry, tmp_path):
-    cfg = tiny_config(registry, steps=40, checkpoint_every=100, log_every=1)
-    run(cfg, SyntheticMultiCrop(), tmp_path / "ref", resume=False)
+    # The reference runs in a fresh process too: this pytest worker's torch state (thread
+    # count set by other tests) must not decide the float reductions being compared.
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    ref_script = tmp_path / "ref.py"
+    ref_script.write_text(SIGTERM_SCRIPT.format(helper=str(Path(__file__).parent),
+                                                registry=str(registry), out=str(tmp_path / "ref")))
+    assert subprocess.run([sys.executable, str(ref_script)], env=env, timeout=120).returncode == 0
 
     out = tmp_path / "job"
     script = tmp_path / "job.py"
     script.write_text(SIGTERM_SCRIPT.format(helper=str(Path(__file__).parent),
                                             registry=str(registry), out=str(out)))
-    env = dict(os.environ)  # same thread count as this process: same float reductions
     proc = subprocess.Popen([sys.executable, str(script)], env=env)
     deadline = time.time() + 60
     while time.time() < deadline:  # wait until a few steps are logged

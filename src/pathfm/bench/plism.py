@@ -315,3 +315,65 @@ def leaderboard_score(aggregates: Mapping[str, Mapping[str, Summary]], k: int = 
                *(aggregates[c][top].median for c in ("inter_scanner", "inter_staining",
                                                      "inter_both"))]
     return float(np.mean(medians))
+
+
+# ---------------------------------------------------------------- stores and results
+
+
+def matched_feature_loader(embeddings: Mapping[str, str], tiles: Mapping[str, str],
+                           pooling: str | None = None
+                           ) -> tuple[Callable[[str], np.ndarray], np.ndarray]:
+    """``load(slide_id)`` → (n, d) float32 features in the set's common tile order, and the
+    (n,) ``tile_id`` of that order, from embedding stores and the tile stores they embed.
+
+    Every slide must hold the same tile ids in the same order (the matched tiling writes
+    them so); a store that disagrees raises, naming it, rather than scoring mismatched tiles.
+    """
+    from pathfm.embed.store import open_embedding_store
+    from pathfm.wsi.tile_store import open_tile_store
+
+    if set(embeddings) != set(tiles):
+        raise ValueError(f"embedding and tile stores name different slides: "
+                         f"{sorted(set(embeddings) ^ set(tiles))}")
+    ids = {s: np.asarray(open_tile_store(p)["tile_id"][:]) for s, p in tiles.items()}
+    first = next(iter(ids))
+    for slide_id, tile_ids in ids.items():
+        if not np.array_equal(tile_ids, ids[first]):
+            raise ValueError(f"{tiles[slide_id]}: tile ids differ from {tiles[first]}; "
+                             "re-run the matched tiling for the whole set")
+
+    def load(slide_id: str) -> np.ndarray:
+        store = open_embedding_store(embeddings[slide_id])
+        feats = store.pooled(pooling)
+        if len(feats) != len(ids[slide_id]):
+            raise ValueError(f"{embeddings[slide_id]}: {len(feats)} rows for "
+                             f"{len(ids[slide_id])} tiles in {tiles[slide_id]}; re-embed it")
+        return feats
+
+    return load, ids[first]
+
+
+def summary_dict(s: Summary) -> dict:
+    return {"mean": s.mean, "std": s.std, "median": s.median, "iqr": s.iqr,
+            "n_pairs": s.n_pairs}
+
+
+def robustness_result(model: str, plism_set: str, rows: Sequence[Mapping],
+                      settings: PlismMetricSettings, provenance: Mapping,
+                      leaderboard_k: int = 10) -> dict:
+    """The house benchmark result for one model on one PLISM set.
+
+    ``metrics``: {pair class: {metric: {mean, std, median, iqr, n_pairs}}}; ``pairs``: the
+    per-pair rows; ``leaderboard_score`` (None when a pair class is missing, e.g. one staining).
+    """
+    agg = aggregate(rows)
+    try:
+        score = leaderboard_score(agg, k=leaderboard_k)
+    except (ValueError, KeyError):
+        score = None
+    return {"benchmark": "plism", "task": plism_set, "model": model,
+            "protocol": PROTOCOL_VERSION, "settings": settings.to_dict(),
+            "metrics": {cls: {name: summary_dict(s) for name, s in m.items()}
+                        for cls, m in agg.items()},
+            "leaderboard_score": score, "leaderboard_k": leaderboard_k,
+            "pairs": [dict(r) for r in rows], "provenance": dict(provenance)}

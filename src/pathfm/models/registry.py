@@ -13,6 +13,7 @@ Building never downloads: ``build_model`` uses ``pretrained=False`` and
 from __future__ import annotations
 
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,6 +148,11 @@ def resolve_weights_path(entry: ModelEntry, root: str | Path = ".") -> Path | No
     return Path(root) / entry.weights.path
 
 
+def random_init_seed(entry: ModelEntry) -> int:
+    """Seed of a random-init model: stable across processes, machines and Python runs."""
+    return zlib.crc32(entry.name.encode())
+
+
 def load_model(name_or_entry: str | ModelEntry, weights: str | Path | None = None,
                registry: str | Path | None = None, root: str | Path = ".",
                **overrides) -> nn.Module:
@@ -157,10 +163,14 @@ def load_model(name_or_entry: str | ModelEntry, weights: str | Path | None = Non
     """
     entry = name_or_entry if isinstance(name_or_entry, ModelEntry) else get_entry(
         name_or_entry, registry)
-    model = entry.build(**overrides)
     path = Path(weights) if weights else resolve_weights_path(entry, root)
     if path is None:
-        return model
+        # A random-init baseline must be the same network in every job (embeddings of
+        # different slides or datasets are compared), and must not disturb global RNG.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(random_init_seed(entry))
+            return entry.build(**overrides)
+    model = entry.build(**overrides)
     if not path.exists():
         hint = {
             "hub": f"download hub weights {entry.weights.hub_id!r} first",

@@ -167,3 +167,32 @@ def write_matched_stores(reference_path: str | Path,
         slide.close()
     reference.close()
     return {"n_tiles": int(len(ids)), "slides": sorted(opened), "reference": reference_id}
+
+
+def write_hub_store(h5_path: str | Path, out: str | Path, slide_id: str,
+                    reference_id: str = "GMH_S60", tile_px: int = 224, target_mpp: float = 0.5,
+                    expected: int | None = None, batch: int = 256) -> dict:
+    """One slide of the hub's pre-registered PLISM tiles (``owkin/plism-dataset`` h5) as a tile
+    store, so hub and raw sets share the embedding and benchmark steps.
+
+    Tiles keep plismbench's (x, y) order. ``coords_px`` are the reference-grid (x, y) of
+    the key, and ``tile_id`` = x·2³² + y, so matching across slides is by position, as
+    upstream. Returns a summary for the log.
+    """
+    from pathfm.sources.datasets import plism as hub_plism
+
+    keys = hub_plism.tile_keys(h5_path, expected=expected)
+    xy = keys[["x", "y"]].to_numpy(np.int64)
+    ids = (xy[:, 0] << 32) | xy[:, 1]
+    names = keys["key"].tolist()
+    pixels = (hub_plism.read_tiles(h5_path, names[i:i + batch])
+              for i in range(0, len(names), batch))
+    attrs = {"slide_id": slide_id, "reference_slide_id": reference_id, "transform": None,
+             "target_mpp": target_mpp, "tile_px": tile_px, "tiling": "plism_hub",
+             "source_file": str(h5_path), "tile_read": "pre-registered hub tiles",
+             "code_version": code_version()}
+    # The hub tiles are already cut at the reference's 0.5 µm/px grid (level-0 mpp unknown
+    # here); coords are recorded in that grid, so level0_mpp is the tile mpp.
+    write_tile_store(out, xy, target_mpp, np.ones(len(xy), np.float32), attrs,
+                     pixel_batches=pixels, tile_px=tile_px, extra_arrays={"tile_id": ids})
+    return {"slide_id": slide_id, "n_tiles": int(len(xy))}

@@ -92,6 +92,13 @@ class KnownWarp:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, values: dict) -> KnownWarp:
+        """Inverse of :meth:`to_dict` (JSON lists back to the tuples the dataclass holds)."""
+        def tup(v):
+            return tuple(tup(x) for x in v) if isinstance(v, (list, tuple)) else float(v)
+        return cls(**{k: tup(v) for k, v in values.items()})
+
 
 def punch_scene(rng: np.random.Generator, size_um: tuple[float, float], mpp: float,
                 centres_um: np.ndarray, radius_um: float, nuclei_per_mm2: float = 9000.0
@@ -208,7 +215,8 @@ def render_plism_set(out_dir, stainings, scanners, *, rows: int = 2, cols: int =
     shape = (int(round(size[1] / mpp)), int(round(size[0] / mpp)))
     ref_staining, ref_scanner = reference.split("_", 1)
     truth = {"reference": reference, "mpp": mpp, "size_um": list(size),
-             "punch_centres_um": centres.tolist(), "slides": {}}
+             "punch_centres_um": centres.tolist(), "punch_radius_um": punch_radius_um,
+             "slides": {}}
     for st in stainings:
         for sc in scanners:
             slide_id = f"{st}_{sc}"
@@ -223,3 +231,25 @@ def render_plism_set(out_dir, stainings, scanners, *, rows: int = 2, cols: int =
                 json.dumps(warp.to_dict()))}
     write_json_atomic(out / "ground_truth.json", truth)
     return truth
+
+
+def ground_truth_points(truth: dict, slide_id: str, per_punch: int = 64, seed: int = 0
+                        ) -> tuple[np.ndarray, np.ndarray]:
+    """Matched points for a TRE: (N, 2) reference µm inside the punches and (N, 2) their true
+    positions in ``slide_id`` (µm), from a :func:`render_plism_set` ground-truth dict.
+
+    Points stay within 85 % of the punch radius, clear of the ragged rim where tissue
+    may be missing in some slides.
+    """
+    centres = np.asarray(truth["punch_centres_um"], np.float64).reshape(-1, 2)
+    radius = 0.85 * float(truth.get("punch_radius_um", 180.0))
+    rng = np.random.default_rng(seed)
+    ang = rng.uniform(0, 2 * np.pi, (len(centres), per_punch))
+    rad = radius * np.sqrt(rng.uniform(0, 1, (len(centres), per_punch)))
+    ref = (centres[:, None, :] + np.stack([rad * np.cos(ang), rad * np.sin(ang)], -1)
+           ).reshape(-1, 2)
+    if slide_id not in truth["slides"]:
+        raise KeyError(f"{slide_id} is not in the ground truth (slides: {sorted(truth['slides'])})")
+    warp = KnownWarp.from_dict(truth["slides"][slide_id]["warp"])
+    mx, my = warp.reference_to_moving(ref[:, 0], ref[:, 1])
+    return ref, np.stack([mx, my], 1)

@@ -1,0 +1,87 @@
+"""PLISM rules: dry-runs of the demo and paper targets, and a tiny real run to matched tiles."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+import yaml
+
+from pathfm.wsi.tile_store import open_tile_store
+
+from .conftest import snakemake
+
+pytestmark = pytest.mark.workflow
+TARGETS = ("h0mini_table3_plism", "h0mini_fig1_robustness", "h0mini_fig4_scanner_vs_staining")
+
+
+def _job_counts(stdout: str) -> dict[str, int]:
+    table = stdout.split("Job stats:")[-1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_demo_targets_dry_run(workdir):
+    result = snakemake("-n", "--cores", "1", *TARGETS, cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = _job_counts(result.stdout)
+    assert counts["synth_plism"] == 1
+    assert counts["plism_register"] == 21  # one job per slide, the reference's an identity
+    assert counts["plism_tiles"] == 1
+    assert counts["plism_report"] == 1
+    assert counts["embed_plism"] == 21 * counts["plism_bench"]
+    assert "--identity" in result.stdout and "GMH_S60" in result.stdout
+
+
+def test_paper_targets_dry_run_start_from_hub_tiles(workdir):
+    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--", *TARGETS,
+                       cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = _job_counts(result.stdout)
+    assert counts["plism_fetch_hub"] == 21
+    assert counts["plism_hub_tiles"] == 1
+    assert "plism_register" not in counts
+    models = yaml.safe_load((workdir / "config/paper.yaml").read_text())["plism"]["models"]
+    assert counts["plism_bench"] == len(models)
+    assert counts["embed_plism"] == 21 * len(models)
+
+
+def test_paper_raw_source_registers_every_slide(workdir):
+    cfg = yaml.safe_load((workdir / "config/paper.yaml").read_text())
+    spec = cfg["plism"]["sets"]["plism_h0mini"]
+    spec.update(source="raw", raw_dir="plism_wsi")
+    (workdir / "plism_wsi").mkdir()
+    for st in spec["stainings"]:
+        for sc in spec["scanners"]:
+            (workdir / "plism_wsi" / f"{st}_{sc}.tif").write_bytes(b"placeholder")
+    (workdir / "config/paper_raw.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper_raw.yaml", "--",
+                       "results/plism/plism_h0mini/tiles", cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = _job_counts(result.stdout)
+    assert counts["plism_register"] == 21 and counts["plism_tiles"] == 1
+
+
+def test_tiny_set_renders_registers_and_tiles(workdir):
+    cfg = yaml.safe_load((workdir / "config/config.yaml").read_text())
+    cfg["plism"]["sets"] = {"tiny": {
+        "source": "synthetic", "stainings": ["GMH", "GVH"], "scanners": ["S60", "AT2"],
+        "reference": "GMH_S60", "seed": 3,
+        "synth": {"rows": 1, "cols": 2, "punch_radius_um": 110.0, "pitch_um": 260.0,
+                  "margin_um": 40.0}}}
+    cfg["plism"]["report_set"] = "tiny"
+    cfg["plism"]["tiling"].update(tile_px=48)
+    cfg["plism"]["registration"]["params"].update(bspline_shrink=[1], bspline_smooth=[0.0],
+                                                  bspline_iterations=30)
+    (workdir / "config/config.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake("--cores", "2", "results/plism/tiny/tiles", cwd=workdir, timeout=600)
+    assert result.returncode == 0, result.stderr + result.stdout
+    slides = ["GMH_S60", "GMH_AT2", "GVH_S60", "GVH_AT2"]
+    for slide_id in slides:
+        info = json.loads((workdir / f"results/plism/tiny/transforms/{slide_id}.json").read_text())
+        print(slide_id, info["tre"])
+        assert info["tre"]["median_px"] <= 2.0 and info["tre"]["p95_px"] <= 5.0
+        assert (workdir / f"logs/plism_register/tiny/{slide_id}.log").exists()
+    ids = [open_tile_store(workdir / f"results/plism/tiny/tiles/{s}.zarr")["tile_id"][:]
+           for s in slides]
+    assert len(ids[0]) >= 10 and all((i == ids[0]).all() for i in ids)
