@@ -30,7 +30,7 @@ bench: install
 lint: install
 	snakemake --lint
 	snakefmt --check Snakefile workflow
-	ruff check src scripts tests
+	ruff check src scripts tests benchmarks
 
 fmt: install
 	snakefmt Snakefile workflow

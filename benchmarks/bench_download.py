@@ -20,11 +20,11 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.sources.fake_gdc import FakeGDC
+from tests.sources.fake_gdc import FakeGDC  # noqa: E402 (after the sys.path insert)
 
-from pathfm.io import write_json_atomic
-from pathfm.sources.download import download_file
-from pathfm.sources.http import RetryPolicy
+from pathfm.io import write_json_atomic  # noqa: E402 (after the sys.path insert)
+from pathfm.sources.download import download_file  # noqa: E402 (after the sys.path insert)
+from pathfm.sources.http import RetryPolicy  # noqa: E402 (after the sys.path insert)
 
 
 def main(argv: list[str] | None = None) -> int:

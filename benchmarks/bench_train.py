@@ -21,8 +21,9 @@ from pathfm.train.ssl import SSLTask, build_schedules, resolve_config
 from pathfm.train.loop import LoopConfig, build_optimizer
 
 
-def crops(batch: int, n_local: int, g: int = 64, l: int = 32) -> dict:
-    return {"global": torch.randn(2 * batch, 3, g, g), "local": torch.randn(n_local * batch, 3, l, l)}
+def crops(batch: int, n_local: int, g: int = 64, loc: int = 32) -> dict:
+    return {"global": torch.randn(2 * batch, 3, g, g),
+            "local": torch.randn(n_local * batch, 3, loc, loc)}
 
 
 def time_steps(step, n: int, warmup: int = 2) -> float:

@@ -82,8 +82,3 @@ def slurm_env():
         if count <= 0:
             subprocess.run([str(SLURM_LOCAL), "stop"], env=env, capture_output=True, timeout=60)
             users.unlink()
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "cluster: needs Slurm (a local one is started when installed; skipped if not)")

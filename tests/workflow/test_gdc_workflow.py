@@ -8,7 +8,6 @@ carries a Range header starting at the partial's size.
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import time
 
@@ -17,7 +16,7 @@ import yaml
 
 from ..conftest import geometry_slide
 from ..sources.fake_gdc import FakeGDC
-from .conftest import BIN, REPO, snakemake
+from .conftest import BIN, REPO, local_env, snakemake
 
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
@@ -50,7 +49,7 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
 
         # Slow transfers until a partial file exists; then the job is killed.
         fake.chunk_delay = 0.3
-        env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+        env = local_env()
         proc = subprocess.Popen(
             [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
              "slides_only"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
