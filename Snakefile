@@ -29,19 +29,19 @@ include: "workflow/rules/plism.smk"
 rule all:
     default_target: True
     input:
-        lambda w: all_targets(),
+        **all_target_inputs(),
 
 
 rule tiles_only:
     input:
-        lambda w: all_tile_stores(),
+        **per_cohort_inputs(all_tile_stores),
 
 
 rule masks_only:
     input:
-        lambda w: all_masks(),
+        **per_cohort_inputs(all_masks),
 
 
 rule slides_only:
     input:
-        lambda w: all_slides(),
+        **per_cohort_inputs(all_slides),

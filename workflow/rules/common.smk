@@ -44,8 +44,9 @@ for _cohort, _spec in COHORTS.items():
 ALL_TARGETS = {}
 
 
-def all_targets():
-    return [path for name in sorted(ALL_TARGETS) for path in ALL_TARGETS[name]()]
+def all_target_inputs():
+    """Named input functions for `all`, one per registered target group."""
+    return {name: (lambda w, f=f: f()) for name, f in sorted(ALL_TARGETS.items())}
 
 
 def script(name):
@@ -130,27 +131,36 @@ def tile_store_path(cohort, tiling, slide_id):
     return f"results/tiles/{cohort}/{tiling}/{slide_id}.zarr"
 
 
-def all_tile_stores():
+def all_tile_stores(cohorts=None):
     return [
         tile_store_path(c, t, s)
-        for c, spec in COHORTS.items()
-        for t in spec.get("tilings", [])
+        for c in cohorts or COHORTS
+        for t in COHORTS[c].get("tilings", [])
         for s in slide_ids(c)
     ]
 
 
-def all_qc_summaries():
-    return [f"results/qc/{c}/summary.png" for c in COHORTS]
+def all_qc_summaries(cohorts=None):
+    return [f"results/qc/{c}/summary.png" for c in cohorts or COHORTS]
 
 
-def all_slides():
-    return [slide_path(c, s) for c in COHORTS for s in slide_ids(c)]
+def all_slides(cohorts=None):
+    return [slide_path(c, s) for c in cohorts or COHORTS for s in slide_ids(c)]
+
+
+def per_cohort_inputs(files_of):
+    """Named input functions, one per cohort (see ALL_TARGETS on checkpoints)."""
+    return {c: (lambda w, c=c: files_of([c])) for c in COHORTS}
 
 
 def all_labels():
     return [f"results/labels/{label}.tsv" for label in config.get("labels", {})]
 
 
-ALL_TARGETS["tiles"] = all_tile_stores
-ALL_TARGETS["qc"] = all_qc_summaries
+# One entry per cohort: a GDC cohort's files are known only after its manifest
+# checkpoint, and separate input functions let Snakemake schedule every cohort's
+# checkpoint at once instead of discovering them one after another.
+for _cohort in COHORTS:
+    ALL_TARGETS[f"tiles_{_cohort}"] = lambda c=_cohort: all_tile_stores([c])
+    ALL_TARGETS[f"qc_{_cohort}"] = lambda c=_cohort: all_qc_summaries([c])
 ALL_TARGETS["labels"] = all_labels
