@@ -24,6 +24,7 @@ include: "workflow/rules/distill.smk"
 include: "workflow/rules/embed.smk"
 include: "workflow/rules/bench_patch.smk"
 include: "workflow/rules/plism.smk"
+include: "workflow/rules/bench_slide.smk"
 
 
 rule all:

@@ -1,48 +1,41 @@
-"""Average ranks, Friedman, Nemenyi CD diagram and Wilcoxon vs a reference from result JSONs."""
+"""Average ranks, Friedman, Nemenyi CD diagram and Wilcoxon vs a reference from result JSONs.
+
+Each --entry names one (benchmark, task, metric) column of the comparison: the
+result files of every model for that benchmark and task are read and the metric's
+mean is the score ranked (higher is better).
+
+    python scripts/rank_models.py --results results/bench/*/*/*.json \
+        --entry slide_classification-gpfm/demo_grade/auc --entry survival-abmil_cox/demo_survival/c_index \
+        --table results/tables/gpfm_rank_cd --figures results/figures/gpfm_rank_cd.png results/figures/gpfm_rank_cd.svg
+"""
 
 import argparse
-from pathlib import Path
 
-import pandas as pd
-
-from pathfm.bench.slide_result import read_result
-from pathfm.io import atomic_path
-from pathfm.stats import (cd_diagram, friedman_test, nemenyi_cd, rank_table,
-                          wilcoxon_vs_reference)
+from pathfm.bench.result import read_result
+from pathfm.report.tables import write_table
+from pathfm.stats.model_ranking import rank_models
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--results", nargs="+", required=True, help="result JSONs")
-    ap.add_argument("--metric", action="append", required=True,
-                    help="BENCHMARK=METRIC, the score ranked for that benchmark (repeatable)")
+    ap.add_argument("--entry", action="append", required=True,
+                    help="BENCHMARK/TASK/METRIC, one ranked score (repeatable)")
     ap.add_argument("--reference", help="model for the Wilcoxon tests (default: best ranked)")
     ap.add_argument("--alpha", type=float, default=0.05)
-    ap.add_argument("--table", required=True, help="output CSV (a .md beside it too)")
+    ap.add_argument("--table", required=True, help="output stem: STEM.csv, STEM.md, STEM.tex")
     ap.add_argument("--figures", nargs="+", required=True, help="CD diagram paths (.png/.svg)")
     a = ap.parse_args(argv)
-    metric_of = dict(m.split("=", 1) for m in a.metric)
-    rows = []
-    for p in a.results:
-        r = read_result(p)
-        if r["benchmark"] in metric_of:
-            rows.append({"task": f"{r['benchmark']}/{r['task']}", "model": r["model"],
-                         "score": r["metrics"][metric_of[r["benchmark"]]]["mean"]})
-    scores = pd.DataFrame(rows).pivot(index="task", columns="model", values="score")
-    table = rank_table(scores)
-    cd = nemenyi_cd(scores.shape[1], scores.shape[0], a.alpha)
-    table["cd"] = cd
-    if scores.shape[1] >= 3:
-        table["friedman_p"] = friedman_test(scores)["pvalue"]
-    reference = a.reference or table.index[0]
-    wil = wilcoxon_vs_reference(scores, reference).set_index("model")
-    table["wilcoxon_p_vs_ref"] = wil["pvalue"].reindex(table.index)
-    with atomic_path(a.table) as tmp:
-        table.to_csv(tmp)
-    with atomic_path(Path(a.table).with_suffix(".md")) as tmp:
-        tmp.write_text(table.to_markdown(floatfmt=".3f") + "\n")
-    cd_diagram(table["average_rank"], cd, a.figures,
-               title=f"{scores.shape[0]} tasks, Nemenyi α={a.alpha}")
+    entries = [tuple(e.split("/", 2)) for e in a.entry]
+    bad = [e for e, t in zip(a.entry, entries) if len(t) != 3]
+    if bad:
+        ap.error(f"--entry must be BENCHMARK/TASK/METRIC: {bad}")
+    table, scores = rank_models([read_result(p) for p in a.results], entries, a.alpha, a.reference,
+                                a.figures)
+    write_table(table.reset_index(), a.table,
+                caption=f"Average rank of {scores.shape[1]} models over {scores.shape[0]} benchmark scores "
+                        f"(Nemenyi CD at α={a.alpha})", label="tab:gpfm_rank_cd")
+    print(scores.to_string())
     print(table.to_string())
     return 0
 

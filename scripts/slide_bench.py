@@ -1,16 +1,21 @@
-"""Slide classification (ABMIL) under the eva or GPFM protocol -> one result JSON."""
+"""Slide classification (ABMIL) under the eva or GPFM protocol -> one result JSON.
+
+    python scripts/slide_bench.py --features results/embeddings/demo-vit-s8/slide_tasks/demo_slides.zarr \
+        --table results/slide_tasks/demo_slides/labels.tsv --label metastasis --protocol gpfm \
+        --task demo_metastasis --model demo-vit-s8 --out results/bench/slide_classification-gpfm/...
+"""
 
 import argparse
 
-
-from pathfm.bench.bag_io import load_bags
+from pathfm.bench.bag_io import features_provenance, load_bags
+from pathfm.bench.result import write_result
+from pathfm.bench.runs import runs_by_metric
 from pathfm.bench.slide import get_protocol, run_slide_classification
-from pathfm.bench.slide_result import build_result, write_result
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--features", required=True, help="zarr/npz with features and slide_id")
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--features", required=True, nargs="+", help="embedding stores (zarr) or npz files")
     ap.add_argument("--table", required=True, help="TSV: slide_id, patient, label column[, split]")
     ap.add_argument("--label", required=True, help="label column (integer classes)")
     ap.add_argument("--protocol", choices=["eva", "gpfm"], default="eva")
@@ -18,6 +23,8 @@ def main(argv=None):
     ap.add_argument("--max-tiles", type=int, default=10_000)
     ap.add_argument("--max-epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=20)
+    ap.add_argument("--overrides-name", default="none", help="name recorded for non-paper settings")
+    ap.add_argument("--benchmark", help="benchmark name (default slide_classification-PROTOCOL)")
     ap.add_argument("--task", required=True)
     ap.add_argument("--model", required=True)
     ap.add_argument("--out", required=True)
@@ -28,10 +35,13 @@ def main(argv=None):
     split = df["split"].to_numpy() if "split" in df and a.protocol == "eva" else None
     out = run_slide_classification(bags, df[a.label].to_numpy(int), df["patient"].to_numpy(),
                                    protocol, a.seeds, split)
-    res = build_result("slide_classification", a.task, a.model, protocol.name, protocol.to_dict(),
-                       out["runs"], out["seeds"], {"features": a.features, "table": a.table},
-                       {"runs": out["details"], "n_classes": out["n_classes"]})
-    write_result(a.out, res)
+    runs, skipped = runs_by_metric(out["runs"])
+    res = write_result(a.out, benchmark=a.benchmark or f"slide_classification-{a.protocol}", task=a.task,
+                       model=a.model, protocol=protocol.name,
+                       settings=protocol.to_dict() | {"overrides_name": a.overrides_name, "label": a.label},
+                       runs=runs, seeds=out["seeds"],
+                       provenance=features_provenance(a.features) | {"table": a.table},
+                       skipped_runs=skipped, details={"runs": out["details"], "n_classes": out["n_classes"]})
     print({k: v["mean"] for k, v in res["metrics"].items()})
     return 0
 

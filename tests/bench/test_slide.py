@@ -6,7 +6,8 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 from pathfm.bench.abmil import ABMIL, pad_bags
 from pathfm.bench.slide import get_protocol, run_slide_classification
 from pathfm.bench.slide_metrics import slide_classification_metrics, softmax
-from pathfm.bench.slide_result import build_result, read_result, write_result
+from pathfm.bench.result import read_result, write_result
+from pathfm.bench.runs import runs_by_metric
 from pathfm.bench.splits import grouped_kfold
 
 
@@ -66,13 +67,19 @@ def test_grouped_kfold_keeps_patients_together():
         assert not set(groups[tr]) & set(groups[te])
 
 
-def test_result_roundtrip(tmp_path):
-    res = build_result("slide", "toy", "m", "eva", {"lr": 1e-3},
-                       [{"auc": 0.8}, {"auc": 0.9}, {"auc": float("nan")}], [1, 2, 3], {"x": "y"})
-    assert res["metrics"]["auc"]["mean"] == pytest.approx(0.85)
-    assert res["metrics"]["auc"]["runs"] == [0.8, 0.9, None]
-    write_result(tmp_path / "r.json", res)
-    assert read_result(tmp_path / "r.json")["protocol"]["name"] == "eva"
-    (tmp_path / "bad.json").write_text("{")
+def test_result_roundtrip_skips_undefined_runs(tmp_path):
+    runs, skipped = runs_by_metric([{"auc": 0.8, "f1": 0.5}, {"auc": 0.9, "f1": 0.7},
+                                    {"auc": float("nan"), "f1": 0.6}, {"f1": float("nan")}])
+    assert runs == {"auc": [0.8, 0.9], "f1": [0.5, 0.7, 0.6]}
+    assert skipped == {"auc": [2, 3], "f1": [3]}
+    assert runs_by_metric([{"auc": float("nan")}]) == ({}, {"auc": [0]})
+    write_result(tmp_path / "r.json", benchmark="slide_classification-eva", task="toy", model="m",
+                 protocol="eva", settings={"lr": 1e-3}, runs=runs, seeds=[1, 2, 3, 4],
+                 provenance={"embeddings": "x.zarr"}, skipped_runs=skipped)
+    back = read_result(tmp_path / "r.json")
+    assert back["metrics"]["auc"]["mean"] == pytest.approx(0.85)
+    assert back["protocol"]["name"] == "eva" and back["skipped_runs"]["auc"] == [2, 3]
+    assert back["provenance"]["embeddings"] == "x.zarr" and "code_version" in back["provenance"]
+    (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json"):
         read_result(tmp_path / "bad.json")

@@ -35,6 +35,23 @@ def test_build_small_cohort(tmp_path):
     table = build_cohort(tmp_path / "c", n_slides=2, seed=1, size_um=200, tile_px=32)
     assert list(table["slide_id"]) == ["demo-slide-000", "demo-slide-001"]
     assert {"metastasis", "grade", "time", "event"} <= set(table.columns)
-    z = np.load(tmp_path / "c" / "tiles" / "demo-slide-000.npz")
-    assert z["pixels"].shape[1:] == (32, 32, 3) and len(z["tissue"]) == len(z["pixels"])
+    import zarr
+    z = zarr.open_group(str(tmp_path / "c" / "tiles" / "demo-slide-000.zarr"), mode="r")
+    assert z["pixels"].shape[1:] == (32, 32, 3) and z["tissue"].shape[0] == z["pixels"].shape[0]
+    assert z.attrs["slide_id"] == "demo-slide-000" and z.attrs["tile_px"] == 32
     assert len(pd.read_csv(tmp_path / "c" / "retrieval.tsv", sep="\t")) == table["n_tiles"].sum()
+
+
+def test_cohort_tiles_are_tile_stores_with_roi_coords(tmp_path):
+    from pathfm.embed import open_image_source
+
+    build_cohort(tmp_path / "c", n_slides=3, seed=2, size_um=200, tile_px=32)
+    stores = [str(tmp_path / "c" / "tiles" / f"demo-slide-{i:03d}.zarr") for i in range(3)]
+    src = open_image_source("tiles", stores=stores)
+    roi = pd.read_csv(tmp_path / "c" / "retrieval.tsv", sep="\t")
+    assert len(src) == len(roi) and src.image(0).shape == (32, 32, 3)
+    # ROI rows name the tile by (slide, x, y), the keys embeddings carry (group, coords_px).
+    assert list(zip(roi["slide_id"], roi["x"], roi["y"])) == \
+        [(g, int(x), int(y)) for g, (x, y) in zip(src.meta["group"], src.meta["coords_px"])]
+    assert set(roi.loc[roi["slide_id"] == "demo-slide-002", "split"]) == {"query"}
+    assert set(roi.loc[roi["slide_id"] != "demo-slide-002", "split"]) == {"train"}

@@ -1,0 +1,178 @@
+# Input functions and targets of the slide_bench stage (no rules here).
+SB = config["slide_bench"]
+SB_COHORTS = SB["cohorts"]
+SB_CLS, SB_SURV, SB_RET, SB_SEG, SB_RANK = (
+    SB["classification"],
+    SB["survival"],
+    SB["retrieval"],
+    SB["segmentation"],
+    SB["rank"],
+)
+
+
+def slide_models():
+    """Models of the slide benchmarks: slide_bench.models, or the embed stage's (skip_unavailable)."""
+    if SB["models"] is None:
+        return embed_models()
+    unknown = [m for m in SB["models"] if m not in REGISTRY]
+    if unknown:
+        raise ValueError(
+            f"config slide_bench.models: {unknown} are not in config/models.yaml"
+        )
+    return list(SB["models"])
+
+
+def demo_slide_ids(name):
+    """Slide ids of a demo slide-task cohort (pathfm.demo_slide_tasks.cohort names them so)."""
+    return [f"demo-slide-{i:03d}" for i in range(SB_COHORTS[name]["n_slides"])]
+
+
+def _check_source(family, task, spec):
+    cohort, gdc = spec.get("cohort"), spec.get("gdc_cohort")
+    if bool(cohort) == bool(gdc):
+        raise ValueError(
+            f"config slide_bench.{family}.tasks.{task}: give exactly one of cohort, gdc_cohort"
+        )
+    if cohort and cohort not in SB_COHORTS:
+        raise ValueError(
+            f"config slide_bench.{family}.tasks.{task}.cohort: {cohort!r} is not in slide_bench.cohorts"
+        )
+    if gdc and (
+        gdc not in COHORTS or spec.get("tiling") not in COHORTS[gdc].get("tilings", [])
+    ):
+        raise ValueError(
+            f"config slide_bench.{family}.tasks.{task}: {gdc!r} must be a cohort of 'cohorts'"
+            " with the task's tiling in its tilings"
+        )
+
+
+for _family, _section in (
+    ("classification", SB_CLS),
+    ("survival", SB_SURV),
+    ("retrieval", SB_RET),
+):
+    for _task, _spec in _section["tasks"].items():
+        _check_source(_family, _task, _spec)
+        if _spec.get("gdc_cohort") and _family != "survival":
+            raise ValueError(
+                f"config slide_bench.{_family}.tasks.{_task}: GDC cohorts have no {_family}"
+                " labels; only survival tasks read them (with labels: survival)"
+            )
+for _task, _spec in SB_SEG["tasks"].items():
+    if bool(_spec.get("cohort")) == bool(_spec.get("dataset")):
+        raise ValueError(
+            f"config slide_bench.segmentation.tasks.{_task}: give exactly one of cohort, dataset"
+        )
+
+
+def slide_task_embeddings(model, spec):
+    """Tile embedding stores of a task: one per demo cohort, one per slide of a GDC cohort."""
+    if spec.get("cohort"):
+        return [f"results/embeddings/{model}/slide_tasks/{spec['cohort']}.zarr"]
+    cohort, tiling = spec["gdc_cohort"], spec["tiling"]
+    return [
+        f"results/embeddings/{model}/tiles/{cohort}/{tiling}/{s}.zarr"
+        for s in slide_ids(cohort)
+    ]
+
+
+def slide_task_inputs(spec):
+    """A task's tables: the demo cohort folder, or the GDC labels and slide manifest."""
+    if spec.get("cohort"):
+        return {"cohort": f"results/slide_tasks/{spec['cohort']}"}
+    return {
+        "labels": f"results/labels/{spec['labels']}.tsv",
+        "slides": manifest_path(spec["gdc_cohort"]),
+    }
+
+
+def slide_task_table_args(input, table):
+    """Script arguments naming the table: a file of the demo cohort folder, or labels + manifest."""
+    if "cohort" in input.keys():
+        return f"--table {input.cohort}/{table}"
+    return f"--table {input.labels} --slides {input.slides}"
+
+
+def seg_inputs(task):
+    spec = SB_SEG["tasks"][task]
+    if spec.get("cohort"):
+        return f"results/slide_tasks/{spec['cohort']}"
+    return f"results/datasets/{spec['dataset']}"
+
+
+def seg_args(task, folder):
+    """segmentation_bench.py arguments naming a task's images: npz files per split or a public set."""
+    spec = SB_SEG["tasks"][task]
+    if spec.get("dataset"):
+        return f"--source {spec['dataset']} --root {folder}"
+    from pathfm.demo_slide_tasks import NUCLEUS_CLASSES
+
+    ids, args, start = demo_slide_ids(spec["cohort"]), [], 0
+    if spec["train"] + spec["val"] + spec["test"] > len(ids):
+        raise ValueError(
+            f"config slide_bench.segmentation.tasks.{task}: more sections than the cohort has"
+        )
+    for split in ("train", "val", "test"):
+        files = ids[start : start + spec[split]]
+        start += spec[split]
+        args.append(
+            f"--{split} " + " ".join(f"{folder}/segmentation/{s}.npz" for s in files)
+        )
+    return " ".join(args) + " --classes " + " ".join(NUCLEUS_CLASSES)
+
+
+def seg_datasets():
+    """Public segmentation sets named by tasks, fetched by fetch_seg_dataset (not patch_bench's)."""
+    names = {s["dataset"] for s in SB_SEG["tasks"].values() if s.get("dataset")}
+    return sorted(names - set(DATASETS))
+
+
+def slide_bench_results():
+    models = slide_models()
+    out = [
+        f"results/bench/slide_classification-{p}/{t}/{m}.json"
+        for p in SB_CLS["protocols"]
+        for t in SB_CLS["tasks"]
+        for m in models
+    ]
+    out += [
+        f"results/bench/survival-{h}/{t}/{m}.json"
+        for h in SB_SURV["heads"]
+        for t in SB_SURV["tasks"]
+        for m in models
+    ]
+    out += [
+        f"results/bench/retrieval-{p}/{t}/{m}.json"
+        for p in SB_RET["protocols"]
+        for t in SB_RET["tasks"]
+        for m in models
+    ]
+    out += [
+        f"results/bench/segmentation/{t}/{m}.json"
+        for t in SB_SEG["tasks"]
+        for m in models
+    ]
+    return out
+
+
+def rank_inputs():
+    """Result files of every (benchmark, task) the rank entries name, for every model."""
+    pairs = dict.fromkeys((e["benchmark"], e["task"]) for e in SB_RANK["entries"])
+    return [f"results/bench/{b}/{t}/{m}.json" for b, t in pairs for m in slide_models()]
+
+
+def rank_outputs():
+    name = SB_RANK["target"]
+    return [f"results/tables/{name}.{x}" for x in ("csv", "md", "tex")] + [
+        f"results/figures/{name}.{x}" for x in ("png", "svg")
+    ]
+
+
+def slide_bench_targets():
+    out = slide_bench_results()
+    if SB_RANK["entries"] and len(slide_models()) >= 2:
+        out += rank_outputs()
+    return out
+
+
+ALL_TARGETS["slide_bench"] = slide_bench_targets
