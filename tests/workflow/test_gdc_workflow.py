@@ -30,11 +30,19 @@ def _hit(i: int, content: bytes) -> dict:
                        "samples": [{"submitter_id": f"{patient}-01A"}]}]}
 
 
+def _slide_targets(contents) -> list[str]:
+    return [f"results/slides/tcga_test/TCGA-AA-{i:04d}-01Z-00-DX1.F{i:03d}.svs"
+            for i in range(len(contents))]
+
+
 def _config(workdir, api: str) -> None:
     cfg = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-    cfg["cohorts"] = {"tcga_test": {"source": "gdc", "projects": ["TCGA-BRCA"],
-                                    "strategies": ["Diagnostic Slide"],
-                                    "tilings": ["mpp0.50_px224"]}}
+    # The demo cohort stays (later stages of the demo config name it) but shrinks to
+    # one small slide; the GDC cohort is the one under test.
+    cfg["cohorts"]["demo"].update(n_slides=1, synth={"width_um": 600, "height_um": 400})
+    cfg["cohorts"]["tcga_test"] = {"source": "gdc", "projects": ["TCGA-BRCA"],
+                                   "strategies": ["Diagnostic Slide"],
+                                   "tilings": ["mpp0.50_px224"]}
     cfg["gdc_api"] = api
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
 
@@ -52,8 +60,8 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
         env = local_env()
         proc = subprocess.Popen(
             [str(BIN / "snakemake"), "--snakefile", str(REPO / "Snakefile"), "--cores", "1",
-             "slides_only"], cwd=workdir, env=env, stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL, start_new_session=True)
+             *_slide_targets(contents)], cwd=workdir, env=env, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True)
         slides = workdir / "results" / "slides" / "tcga_test"
         deadline = time.monotonic() + 120
         partials = []
@@ -62,7 +70,9 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
             if partials:
                 break
             time.sleep(0.1)
-        assert partials, "no partial download appeared"
+        if not partials:
+            proc.kill()
+            pytest.fail(f"no partial download appeared:\n{proc.communicate()[0][-4000:]}")
         n_before = len(fake.requests)
         fake.chunk_delay = 0.0
         partial_size = partials[0].stat().st_size
@@ -72,7 +82,8 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
         assert proc.returncode == 0, out[-4000:]
         assert partial_size > 0
 
-        result = snakemake("--cores", "2", "tiles_only", cwd=workdir, timeout=600)
+        result = snakemake("--cores", "2", "results/qc/tcga_test/summary.png", cwd=workdir,
+                           timeout=600)
         assert result.returncode == 0, result.stderr[-4000:]
 
     ranged = [r for r in fake.requests[n_before:] if r["path"].startswith("/data/")
