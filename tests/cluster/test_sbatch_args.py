@@ -27,19 +27,24 @@ def _submissions(record: Path) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def sbatch_calls(tmp_path_factory):
-    work = tmp_path_factory.mktemp("sbatch")
-    record = work / "sbatch.txt"
-    env = {**os.environ, "FAKE_SBATCH_LOG": str(record),
-           "PATH": f"{HERE / 'fake_slurm'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"}
-    res = subprocess.run(
-        ["timeout", "-k", "10", "240", str(BIN / "snakemake"),
-         "--snakefile", str(HERE / "sbatch_probe.smk"),
-         "--profile", str(REPO / "profiles" / "slurm"),
-         "--workflow-profile", str(REPO / "profiles" / "default"), "--retries", "0",
-         "--slurm-init-seconds-before-status-checks", "1"],
-        cwd=work, env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 1 and "fake sbatch" in res.stdout + res.stderr, res.stderr
-    return _submissions(record)
+    """One Snakemake run per target: the first refused submission stops a run, so two
+    rules in one run would record one or two calls depending on scheduling order."""
+    calls = {}
+    for target in ("gpu.done", "multinode.done"):
+        work = tmp_path_factory.mktemp("sbatch")
+        record = work / "sbatch.txt"
+        env = {**os.environ, "FAKE_SBATCH_LOG": str(record),
+               "PATH": f"{HERE / 'fake_slurm'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}"}
+        res = subprocess.run(
+            ["timeout", "-k", "10", "240", str(BIN / "snakemake"),
+             "--snakefile", str(HERE / "sbatch_probe.smk"),
+             "--profile", str(REPO / "profiles" / "slurm"),
+             "--workflow-profile", str(REPO / "profiles" / "default"), "--retries", "0",
+             "--slurm-init-seconds-before-status-checks", "1", target],
+            cwd=work, env=env, capture_output=True, text=True, timeout=300)
+        assert res.returncode == 1 and "fake sbatch" in res.stdout + res.stderr, res.stderr
+        calls.update(_submissions(record))
+    return calls
 
 
 def test_gpu_rule_asks_for_its_gpus(sbatch_calls):

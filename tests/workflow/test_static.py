@@ -48,3 +48,13 @@ def test_config_unknown_tiling_is_named(workdir):
     result = snakemake("-n", "--cores", "1", cwd=workdir)
     assert result.returncode != 0
     assert "mpp0.25_px256" in result.stdout + result.stderr
+
+
+def test_stage_sections_are_optional(workdir):
+    cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+    for stage in ("train", "distill", "embed", "patch_bench", "plism", "slide_bench"):
+        cfg.pop(stage, None)
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+    result = snakemake("-n", "--cores", "1", cwd=workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "mask" in result.stdout

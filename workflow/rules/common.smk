@@ -4,9 +4,20 @@ import re
 import shlex
 from pathlib import Path
 
+import yaml
+
 from snakemake.utils import validate
 
 validate(config, schema="../schemas/config.schema.yaml")
+
+from pathfm.config_defaults import fill_defaults
+
+_SCHEMAS = Path(workflow.basedir) / "workflow" / "schemas"
+fill_defaults(
+    config,
+    yaml.safe_load((_SCHEMAS / "config.schema.yaml").read_text()),
+    _SCHEMAS,
+)
 
 CONDA_ENV = "../../envs/pathfm.yaml"
 COHORTS = config["cohorts"]

@@ -93,7 +93,9 @@ def _method(params: RegistrationParams, shrink, smooth, iterations: int, linear:
     reg = sitk.ImageRegistrationMethod()
     reg.SetMetricAsMattesMutualInformation(numberOfHistogramBins=params.bins)
     reg.SetMetricSamplingStrategy(reg.RANDOM)
-    reg.SetMetricSamplingPercentage(params.sampling, params.seed)
+    # SimpleITK reads seed 0 as "seed from the wall clock": shift by one so every seed,
+    # 0 included, gives repeatable sampling.
+    reg.SetMetricSamplingPercentage(params.sampling, params.seed + 1)
     reg.SetInterpolator(sitk.sitkLinear)
     reg.SetShrinkFactorsPerLevel(list(shrink))
     reg.SetSmoothingSigmasPerLevel(list(smooth))
