@@ -26,21 +26,13 @@ from pathfm.bench.plism import (
     robustness_result,
     slide_pairs,
 )
+from pathfm.cli import id_path_pairs
 from pathfm.io import write_json_atomic
 from pathfm.params import from_dict
 from pathfm.version import code_version
 
 log = logging.getLogger("plism_bench")
 
-
-def pairs(items: list[str], flag: str) -> dict[str, str]:
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise SystemExit(f"{flag}: expected SLIDE_ID=PATH, got {item!r}")
-        out[key] = value
-    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -60,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     if "top_k" in values:
         values["top_k"] = tuple(values["top_k"])
     settings = from_dict(PlismMetricSettings, values, "PLISM metric")
-    embeddings = pairs(args.embeddings, "--embeddings")
-    tiles = pairs(args.tiles, "--tiles")
+    embeddings = id_path_pairs(args.embeddings, "--embeddings")
+    tiles = id_path_pairs(args.tiles, "--tiles")
     load, tile_ids = matched_feature_loader(embeddings, tiles, args.pooling)
     names = list(embeddings)  # command-line order: staining-major, as the config lists them
     todo = slide_pairs(names)

@@ -23,22 +23,13 @@ import json
 import logging
 import time
 
+from pathfm.cli import id_path_pairs
 from pathfm.params import from_dict
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.plism_tiles import MatchedTilingParams, write_hub_store, write_matched_stores
 
 log = logging.getLogger("plism_tiles")
 
-
-def pairs(items: list[str], flag: str) -> dict[str, str]:
-    """``["ID=PATH", …]`` → {ID: PATH}."""
-    out = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise SystemExit(f"{flag}: expected SLIDE_ID=PATH, got {item!r}")
-        out[key] = value
-    return out
 
 
 def tiling_params(text: str) -> MatchedTilingParams:
@@ -60,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out-dir", required=True)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    slides = pairs(args.slides, "--slides")
+    slides = id_path_pairs(args.slides, "--slides")
     params = tiling_params(args.params)
     t0 = time.perf_counter()
     if args.source == "hub":
@@ -70,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                                       expected=args.expected_tiles)
             log.info("%s", summary)
         return 0
-    transforms = pairs(args.transforms, "--transforms")
+    transforms = id_path_pairs(args.transforms, "--transforms")
     if set(transforms) != set(slides):
         raise SystemExit(f"--transforms must name the same slides as --slides; differ: "
                          f"{sorted(set(transforms) ^ set(slides))}")

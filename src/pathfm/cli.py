@@ -26,3 +26,14 @@ def json_object(text: str) -> dict:
     if not isinstance(value, dict):
         raise ValueError(f"expected a JSON object, got {type(value).__name__}")
     return value
+
+
+def id_path_pairs(items: list[str], flag: str) -> dict[str, str]:
+    """``["ID=PATH", …]`` from a repeated CLI option → ``{ID: PATH}``; a malformed item exits."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"{flag}: expected SLIDE_ID=PATH, got {item!r}")
+        out[key] = value
+    return out
