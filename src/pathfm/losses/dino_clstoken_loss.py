@@ -62,13 +62,9 @@ def cross_crop_entropy(student_logits: torch.Tensor, teacher_probs: torch.Tensor
     return ce[keep].mean()
 
 
-class DINOLoss(nn.Module):
-    """DINO CLS loss.
-
-    student_logits: (S, B, K), S = global + local crops (globals first).
-    teacher_probs:  (T, B, K) from ``softmax_center_teacher`` or ``sinkhorn_knopp_teacher``.
-    forward -> scalar loss.
-    """
+class TeacherCentering(nn.Module):
+    """Teacher-side targets shared by the DINO and iBOT losses: an EMA centre
+    (``center`` buffer, (1, K)) with softmax sharpening, or Sinkhorn-Knopp."""
 
     def __init__(self, out_dim: int, student_temp: float = 0.1, center_momentum: float = 0.9):
         super().__init__()
@@ -95,6 +91,16 @@ class DINOLoss(nn.Module):
         flat = teacher_logits.reshape(-1, teacher_logits.shape[-1]).float()
         batch_center = _all_reduce(flat.sum(dim=0, keepdim=True)) / (flat.shape[0] * _world_size())
         self.center.mul_(self.center_momentum).add_(batch_center, alpha=1 - self.center_momentum)
+
+
+class DINOLoss(TeacherCentering):
+    """DINO CLS loss.
+
+    student_logits: (S, B, K), S = global + local crops (globals first).
+    teacher_probs:  (T, B, K) from ``softmax_center_teacher`` or ``sinkhorn_knopp_teacher``.
+    forward -> scalar loss.
+    """
+
 
     def forward(self, student_logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
         return cross_crop_entropy(student_logits, teacher_probs, self.student_temp)

@@ -8,13 +8,12 @@ masks, every patch token is scored (``masks=None``).
 from __future__ import annotations
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-from pathfm.losses.dino_clstoken_loss import _all_reduce, _world_size, sinkhorn_knopp
+from pathfm.losses.dino_clstoken_loss import TeacherCentering
 
 
-class iBOTPatchLoss(nn.Module):  # noqa: N801 — the method's own spelling
+class iBOTPatchLoss(TeacherCentering):  # noqa: N801 — the method's own spelling
     """forward(student_logits (B, N, K), teacher_probs (B, N, K), masks (B, N) bool | None).
 
     Per image: mean CE over its scored tokens; then the mean over images that
@@ -22,29 +21,6 @@ class iBOTPatchLoss(nn.Module):  # noqa: N801 — the method's own spelling
     ``forward_masked`` computes the same value from only the M masked tokens,
     (M, K) each, which is what a large K (65,536 prototypes) affords.
     """
-
-    def __init__(self, out_dim: int, student_temp: float = 0.1, center_momentum: float = 0.9):
-        super().__init__()
-        self.student_temp = student_temp
-        self.center_momentum = center_momentum
-        self.register_buffer("center", torch.zeros(1, out_dim))
-
-    @torch.no_grad()
-    def softmax_center_teacher(self, teacher_logits: torch.Tensor, teacher_temp: float
-                               ) -> torch.Tensor:
-        return F.softmax((teacher_logits.float() - self.center) / teacher_temp, dim=-1)
-
-    @torch.no_grad()
-    def sinkhorn_knopp_teacher(self, teacher_logits: torch.Tensor, teacher_temp: float,
-                               n_iterations: int = 3) -> torch.Tensor:
-        flat = teacher_logits.reshape(-1, teacher_logits.shape[-1])
-        return sinkhorn_knopp(flat, teacher_temp, n_iterations).reshape(teacher_logits.shape)
-
-    @torch.no_grad()
-    def update_center(self, teacher_logits: torch.Tensor) -> None:
-        flat = teacher_logits.reshape(-1, teacher_logits.shape[-1]).float()
-        batch_center = _all_reduce(flat.sum(dim=0, keepdim=True)) / (flat.shape[0] * _world_size())
-        self.center.mul_(self.center_momentum).add_(batch_center, alpha=1 - self.center_momentum)
 
     def forward(self, student_logits: torch.Tensor, teacher_probs: torch.Tensor,
                 masks: torch.Tensor | None = None) -> torch.Tensor:
