@@ -59,13 +59,7 @@ class GPFMStudent(StudentTeacherNet):
         self.projectors = projectors
 
     def forward(self, global_crops, local_crops=None, masks=None, ibot_masks=None) -> dict:
-        g = self.backbone(global_crops, masks)
-        out = {"cls": g["cls"], "dino_global": self.dino_head(g["cls"])}
-        if local_crops is not None:
-            out["dino_local"] = self.dino_head(self.backbone(local_crops)["cls"])
-        if ibot_masks is not None:
-            head = self.dino_head if self.shared_head else self.ibot_head
-            out["ibot"] = head(g["patch"][ibot_masks])
+        out, g = self.forward_with_tokens(global_crops, local_crops, masks, ibot_masks)
         out["expert_cls"] = {n: proj(g["cls"]) for n, proj in self.projectors.items()}
         out["expert_patch"] = {n: proj(g["patch"]) for n, proj in self.projectors.items()}
         return out

@@ -124,6 +124,11 @@ class StudentTeacherNet(nn.Module):
         self.shared_head = shared_head
 
     def forward(self, global_crops, local_crops=None, masks=None, ibot_masks=None) -> dict:
+        return self.forward_with_tokens(global_crops, local_crops, masks, ibot_masks)[0]
+
+    def forward_with_tokens(self, global_crops, local_crops=None, masks=None,
+                            ibot_masks=None) -> tuple[dict, dict]:
+        """``forward``'s dict, plus the backbone's token dict of the global crops."""
         g = self.backbone(global_crops, masks)
         out = {"cls": g["cls"], "dino_global": self.dino_head(g["cls"])}
         if local_crops is not None:
@@ -131,7 +136,7 @@ class StudentTeacherNet(nn.Module):
         if ibot_masks is not None:
             head = self.dino_head if self.shared_head else self.ibot_head
             out["ibot"] = head(g["patch"][ibot_masks])
-        return out
+        return out, g
 
 
 class SSLTask(nn.Module):
