@@ -1,5 +1,7 @@
 # Config validation and input functions. No rules here; logic belongs in src/pathfm.
+import functools
 import json
+import os
 import re
 import shlex
 from pathlib import Path
@@ -111,7 +113,14 @@ def slide_ids(cohort):
         else checkpoints.gdc_manifest
     )
     manifest = producer.get(cohort=cohort).output[0]
-    return read_manifest(manifest)["slide_id"].tolist()
+    return list(_manifest_slide_ids(manifest, os.stat(manifest).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=None)
+def _manifest_slide_ids(path, mtime_ns):
+    # Input functions call slide_ids once per job: read and validate each manifest
+    # version once, not tens of thousands of times while the DAG is built.
+    return tuple(read_manifest(path)["slide_id"])
 
 
 def slide_path(cohort, slide_id):
