@@ -180,15 +180,14 @@ rule embed_plism:
         tiles=lambda w: plism_tiles_dir(w.plism_set),
         weights=lambda w: model_weights(w.model),
     output:
-        store=directory("results/embeddings/{model}/plism/{plism_set}/{slide_id}.zarr"),
+        stores=directory("results/embeddings/{model}/plism/{plism_set}"),
     log:
-        "logs/embed_plism/{model}/{plism_set}/{slide_id}.log",
+        "logs/embed_plism/{model}/{plism_set}.log",
     benchmark:
-        "runtime/embed_plism/{model}/{plism_set}/{slide_id}.tsv"
+        "runtime/embed_plism/{model}/{plism_set}.tsv"
     wildcard_constraints:
         model="[^/]+",
         plism_set=wildcard_choice(plism_sets()),
-        slide_id="[A-Z]+_[A-Z0-9]+",
     conda:
         CONDA_ENV
     threads: max(1, EMBED["workers"])
@@ -197,20 +196,21 @@ rule embed_plism:
         runtime=EMBED["runtime"],
         gpu=EMBED["gpu"],
     params:
-        script=script("embed.py"),
-        store=lambda w, input: f"{input.tiles}/{w.slide_id}.zarr",
+        script=script("embed_plism.py"),
+        tiles=lambda w, input: " ".join(
+            f"{s}={input.tiles}/{s}.zarr" for s in plism_slides(w.plism_set)
+        ),
         weights=lambda w: (
             f"--weights {model_weights(w.model)[0]}" if model_weights(w.model) else ""
         ),
-        dataset=lambda w: f"plism/{w.plism_set}/{w.slide_id}",
         dtype=EMBED["dtype"],
         batch=EMBED["batch_size"],
         workers=EMBED["workers"],
         shard=EMBED["shard_size"],
         autocast=EMBED["autocast"],
     shell:
-        "python {params.script} --model {wildcards.model} {params.weights} --kind tiles"
-        " --tiles {params.store} --dataset-name {params.dataset} --out {output.store}"
+        "python {params.script} --model {wildcards.model} {params.weights}"
+        " --plism-set {wildcards.plism_set} --tiles {params.tiles} --out-dir {output.stores}"
         " --dtype {params.dtype} --batch-size {params.batch} --workers {params.workers}"
         " --shard-size {params.shard} --autocast {params.autocast} > {log} 2>&1"
 
@@ -218,9 +218,7 @@ rule embed_plism:
 rule plism_bench:
     input:
         tiles=lambda w: plism_tiles_dir(w.plism_set),
-        embeddings=lambda w: [
-            plism_embedding(w.model, w.plism_set, s) for s in plism_slides(w.plism_set)
-        ],
+        embeddings=lambda w: plism_embeddings_dir(w.model, w.plism_set),
     output:
         result="results/bench/plism/{plism_set}/{model}.json",
     log:
@@ -239,7 +237,7 @@ rule plism_bench:
     params:
         script=script("plism_bench.py"),
         embeddings=lambda w, input: " ".join(
-            f"{s}={p}" for s, p in zip(plism_slides(w.plism_set), input.embeddings)
+            f"{s}={input.embeddings}/{s}.zarr" for s in plism_slides(w.plism_set)
         ),
         tiles=lambda w, input: " ".join(
             f"{s}={input.tiles}/{s}.zarr" for s in plism_slides(w.plism_set)

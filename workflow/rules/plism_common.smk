@@ -58,8 +58,9 @@ def plism_tiles_dir(plism_set):
     return f"results/plism/{plism_set}/tiles"
 
 
-def plism_embedding(model, plism_set, slide_id):
-    return f"results/embeddings/{model}/plism/{plism_set}/{slide_id}.zarr"
+def plism_embeddings_dir(model, plism_set):
+    """One folder per (model, set) holding {slide_id}.zarr for every slide of the set."""
+    return f"results/embeddings/{model}/plism/{plism_set}"
 
 
 def plism_result(plism_set, model):
