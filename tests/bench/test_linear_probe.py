@@ -18,6 +18,14 @@ def test_balanced_accuracy_matches_sklearn(seed):
     assert balanced_accuracy(y, p) == pytest.approx(balanced_accuracy_score(y, p), abs=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore:y_pred contains classes not in y_true")
+def test_balanced_accuracy_with_a_class_only_predicted_matches_sklearn():
+    y = np.array([0, 0, 0, 2, 2, 2, 2])  # class 1 absent from the truth, predicted once
+    p = np.array([0, 1, 0, 2, 2, 0, 2])
+    assert balanced_accuracy(y, p) == pytest.approx(balanced_accuracy_score(y, p), abs=1e-6)
+    assert balanced_accuracy(y, p) == pytest.approx((2 / 3 + 3 / 4) / 2, abs=1e-12)
+
+
 def test_metrics_from_scores():
     y = np.array([0, 0, 1, 1, 2])
     s = np.eye(3)[[0, 1, 1, 1, 2]]

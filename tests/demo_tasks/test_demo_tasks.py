@@ -2,12 +2,14 @@
 
 import json
 
+import h5py
 import numpy as np
 import pandas as pd
 
 from pathfm.demo_tasks import build_bach, build_crc, build_hest, build_mhist, build_pcam, build_tp53
 from pathfm.embed.images import open_image_source
 from pathfm.sources.datasets import bach, crc, hest, mhist, pcam
+from pathfm.wsi.synth.legend import CODES
 
 
 def test_crc_layout_and_labels(tmp_path):
@@ -50,6 +52,14 @@ def test_tp53_patient_labels(tmp_path):
     labels = pd.read_csv(tmp_path / "tp53" / "labels.tsv", sep="\t").set_index("patient")["tp53_aberrated"]
     for g, y in zip(src.meta["group"], src.meta["labels"]):
         assert labels[g] == y
+    # The label is driven by visible tissue: necrosis / debris only under aberrated patients'
+    # patches, normal mucosa / lymphocytes only under the others'.
+    with h5py.File(tmp_path / "tp53" / "patches.h5", "r") as f:
+        fr, y = f["tissue_fractions"][:], f["label"][:]
+    high_grade = fr[:, [CODES["necrosis"], CODES["debris"]]].sum(1)
+    normal = fr[:, [CODES["normal_mucosa"], CODES["lymphocytes"]]].sum(1)
+    assert high_grade[y == 0].max() == 0 and normal[y == 1].max() == 0
+    assert high_grade[y == 1].mean() > 0.15 and normal[y == 0].mean() > 0.15
 
 
 def test_hest_layout_read_by_loader(tmp_path):

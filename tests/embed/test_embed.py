@@ -119,3 +119,42 @@ def test_embed_script_records_weights(tmp_path, h0):
     store = open_embedding_store(out)
     assert store.attrs["weights_sha256"] and len(store.attrs["weights_sha256"]) == 64
     assert store.attrs["dtype"] == "float16" and store.features.shape == (5, 128)
+
+
+def test_slice_reads_match_single_reads_across_parts(tmp_path):
+    import h5py
+
+    from pathfm.embed.images import H5Images
+
+    a, b = _tile_store(tmp_path / "a.zarr", n=5), _tile_store(tmp_path / "b.zarr", n=4, px=48)
+    src = open_image_source("tiles", stores=[str(tmp_path / "a.zarr"), str(tmp_path / "b.zarr")])
+    both = np.concatenate([a, b])
+    np.testing.assert_array_equal(src.images(3, 8), both[3:8])  # spans the two stores
+    np.testing.assert_array_equal(src.images(5, 9), np.stack([src.image(i) for i in range(5, 9)]))
+    with h5py.File(tmp_path / "x.h5", "w") as f:
+        f.create_dataset("img", data=both, chunks=(4, 48, 48, 3))
+    h5 = H5Images([(str(tmp_path / "x.h5"), "img", 6), (str(tmp_path / "x.h5"), "img", 3)],
+                  {"ids": np.arange(9)}, {})
+    np.testing.assert_array_equal(h5.images(4, 8), np.concatenate([both[4:6], both[:2]]))
+
+
+def test_batch_transform_matches_single_images():
+    t = ContractTransform(get_entry("demo-vit-s8-random").contract)
+    rng = np.random.default_rng(2)
+    same = rng.integers(0, 255, (3, 90, 90, 3), dtype=np.uint8)
+    assert torch.equal(t.batch(same), torch.stack([t(im) for im in same]))
+    mixed = [same[0], rng.integers(0, 255, (64, 64, 3), dtype=np.uint8), same[1][:70]]
+    out = t.batch(mixed)
+    assert out.shape == (3, 3, 64, 64) and out.is_contiguous()
+    assert torch.equal(out[1], torch.from_numpy(mixed[1]).permute(2, 0, 1))
+    assert torch.equal(out[2], t(mixed[2]))
+
+
+def test_extract_with_a_worker_over_two_stores(tmp_path, h0):
+    entry, model = h0
+    pixels = np.concatenate([_tile_store(tmp_path / "a.zarr", n=7), _tile_store(tmp_path / "b.zarr", n=6)])
+    src = open_image_source("tiles", stores=[str(tmp_path / "a.zarr"), str(tmp_path / "b.zarr")])
+    settings = ExtractSettings(batch_size=4, num_workers=1, prefetch_factor=2, dtype="float32", shard_size=5)
+    extract_embeddings(model, entry.contract, src, tmp_path / "e.zarr", settings, {"model": entry.name})
+    direct = embed_batch(model, entry.contract, ContractTransform(entry.contract).batch(pixels))["features"]
+    np.testing.assert_allclose(open_embedding_store(tmp_path / "e.zarr").features, direct.numpy(), atol=1e-5)

@@ -19,9 +19,11 @@ def test_demo_dry_run_builds_every_patch_result(workdir):
                for t in ("bach", "crc", "mhist", "pcam")]
     targets += [f"results/bench/hest-{p}/DEMO/{RANDOM}.json" for p in ("cls", "cls_mean")]
     targets += [f"results/bench/tp53/tp53/{RANDOM}.json", f"results/bench/unsupervised/crc/{RANDOM}.json"]
-    r = snakemake("-n", *targets, cwd=workdir)
+    r = snakemake("-n", "-p", *targets, cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
+    # TP53's own settings go over the shared demo probe overrides (config patch_bench.tp53.overrides).
+    assert '"max_steps":2000' in out and "--overrides-name demo_tp53" in out
     for rule, n in (("build_demo_dataset", 6), ("embed", 6), ("linear_probe", 4), ("hest_bench", 2),
                     ("tp53_bench", 1), ("unsupervised_metrics", 1)):
         assert any(line.split()[:2] == [rule, str(n)] for line in out.splitlines()), (rule, out[-2000:])

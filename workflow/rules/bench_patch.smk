@@ -32,6 +32,8 @@ rule fetch_dataset:
         directory("results/datasets/{dataset}"),
     log:
         "logs/fetch_dataset/{dataset}.log",
+    benchmark:
+        "runtime/fetch_dataset/{dataset}.tsv"
     wildcard_constraints:
         dataset=wildcard_choice(datasets_of("fetch")),
     retries: 2
@@ -96,6 +98,8 @@ rule hest_bench:
         "results/bench/hest-{pooling}/{task}/{model}.json",
     log:
         "logs/hest_bench/{pooling}/{task}/{model}.log",
+    benchmark:
+        "runtime/hest_bench/{pooling}/{task}/{model}.tsv"
     wildcard_constraints:
         pooling=wildcard_choice([pooling_slug(p) for p in PB["hest"]["poolings"]]),
         task=wildcard_choice(PB["hest"]["tasks"]),
@@ -136,6 +140,8 @@ rule tp53_bench:
         "results/bench/tp53/{task}/{model}.json",
     log:
         "logs/tp53_bench/{task}/{model}.log",
+    benchmark:
+        "runtime/tp53_bench/{task}/{model}.tsv"
     wildcard_constraints:
         task=wildcard_choice(PB["tp53"]["tasks"]),
         model="[^/]+",
@@ -148,9 +154,12 @@ rule tp53_bench:
         script=script("tp53_bench.py"),
         protocol=PB["tp53"]["protocol"],
         overrides=lambda w: as_json(
-            PB["linear_probe"]["overrides"].get(PB["tp53"]["protocol"], {})
+            {
+                **PB["linear_probe"]["overrides"].get(PB["tp53"]["protocol"], {}),
+                **PB["tp53"]["overrides"],
+            }
         ),
-        name=PB["linear_probe"]["overrides_name"],
+        name=PB["tp53"]["overrides_name"] or PB["linear_probe"]["overrides_name"],
         folds=PB["tp53"]["folds"],
         seed=PB["tp53"]["seed"],
     shell:
@@ -166,6 +175,8 @@ rule unsupervised_metrics:
         "results/bench/unsupervised/{task}/{model}.json",
     log:
         "logs/unsupervised_metrics/{task}/{model}.log",
+    benchmark:
+        "runtime/unsupervised_metrics/{task}/{model}.tsv"
     wildcard_constraints:
         task=wildcard_choice(PB["unsupervised"]["tasks"]),
         model="[^/]+",

@@ -2,12 +2,18 @@
 
 Format (also what a TCGA build would write): ``patches.h5`` with ``img``
 (N, s, s, 3) uint8, ``patch_id``, ``patient``, ``slide_id`` (N bytes), ``label``
-(N int, the patient's TP53 status), ``coords_px`` (N×2 level-0 top-left) and
+(N int, the patient's TP53 status), ``coords_px`` (N×2 level-0 top-left),
+``tissue_fractions`` (N × legend codes, the rendered truth under each patch; a
+synthetic-only check of what drives the label, no loader needs it) and
 ``labels.tsv`` (patient, tp53_aberrated) in the layout of results/labels/tp53.tsv.
 
 In the synthetic cohort an aberrated patient's tumour is higher grade: more
-tumour and necrosis, less normal mucosa — visible in some patches, not in all,
-as with real TP53 status.
+tumour and necrosis, some debris, no normal mucosa or lymphocyte aggregates —
+visible in most patches but not all (tumour and stroma occur in both classes).
+Regions of ~110 µm (half a 224-px patch at 0.5 mpp) make a patch show a sample of
+its patient's mix rather than one region, and 40 patients give 8 per fold: the
+first version (20 patients, 220 µm regions) left 4 patients per fold and patches
+mostly of one region, and its probes sat at chance.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import h5py
 import numpy as np
 import pandas as pd
 
-from pathfm.demo_tasks.tissue import random_patches, render_section
+from pathfm.demo_tasks.tissue import random_patches, render_section, type_fractions
 from pathfm.io import atomic_dir
 
 MIX = {
@@ -27,19 +33,22 @@ MIX = {
 }
 
 
-def build_tp53(root: str | Path, seed: int = 0, n_patients: int = 20, per_patient: int = 20, tile_px: int = 224,
-               mpp: float = 0.5, section_um: float = 550.0) -> dict:
+def build_tp53(root: str | Path, seed: int = 0, n_patients: int = 40, per_patient: int = 24, tile_px: int = 224,
+               mpp: float = 0.5, section_um: float = 450.0, region_scale_um: float = 110.0,
+               min_tissue: float = 0.5) -> dict:
     """``n_patients`` patients (alternating labels, shuffled), ``per_patient`` patches each."""
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(n_patients) % 2)
-    imgs, pids, patients, slides, ys, coords = [], [], [], [], [], []
+    imgs, pids, patients, slides, ys, coords, fracs = [], [], [], [], [], [], []
     for p, y in enumerate(labels):
         patient = f"DEMO-{p:04d}"
         slide = f"{patient}-01Z-00-DX1"
-        sec = render_section(seed + 500 + p, mpp, section_um, MIX[int(y)], tissue_fraction=0.7)
-        got = random_patches(sec, (tile_px, tile_px), per_patient, rng, min_tissue=0.5)
-        for yy, xx, rgb, _ in got:
+        sec = render_section(seed + 500 + p, mpp, section_um, MIX[int(y)], tissue_fraction=0.7,
+                             region_scale_um=region_scale_um)
+        got = random_patches(sec, (tile_px, tile_px), per_patient, rng, min_tissue=min_tissue)
+        for yy, xx, rgb, lab in got:
             imgs.append(rgb)
+            fracs.append(type_fractions(lab))
             pids.append(f"{slide}:{xx}_{yy}")
             patients.append(patient)
             slides.append(slide)
@@ -55,6 +64,7 @@ def build_tp53(root: str | Path, seed: int = 0, n_patients: int = 20, per_patien
             f.create_dataset("slide_id", data=enc(slides))
             f.create_dataset("label", data=np.asarray(ys, np.int64))
             f.create_dataset("coords_px", data=np.asarray(coords, np.int64))
+            f.create_dataset("tissue_fractions", data=np.asarray(fracs, np.float32))
             f.attrs["mpp"] = mpp
         pd.DataFrame({"patient": [f"DEMO-{p:04d}" for p in range(n_patients)],
                       "tp53_aberrated": labels}).to_csv(tmp / "labels.tsv", sep="\t", index=False)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn as nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 from tqdm import tqdm
 
 from pathfm.embed.images import ImageSource
@@ -61,24 +62,36 @@ class ExtractSettings:
         return {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}[mode]
 
 
-class _Transformed(Dataset):
-    def __init__(self, source: ImageSource, transform: ContractTransform):
-        self.source, self.transform = source, transform
+class _Batches(Dataset):
+    """Item k = the transformed batch ``ranges[k]``: one slice read and one resize per batch in a worker."""
+
+    def __init__(self, source: ImageSource, transform: ContractTransform, ranges: list[tuple[int, int]]):
+        self.source, self.transform, self.ranges = source, transform, ranges
 
     def __len__(self) -> int:
-        return len(self.source)
+        return len(self.ranges)
 
-    def __getitem__(self, i: int) -> torch.Tensor:
-        return self.transform(self.source.image(i))
+    def __getitem__(self, k: int) -> torch.Tensor:
+        return self.transform.batch(self.source.images(*self.ranges[k]))
 
 
-def make_loader(source: ImageSource, contract: EmbeddingContract, indices: range,
+def batch_ranges(shards: list[tuple[int, int]], batch_size: int) -> list[tuple[int, int]]:
+    """Batches of at most ``batch_size`` that never cross a shard boundary, in shard order."""
+    return [(i, min(i + batch_size, b)) for a, b in shards for i in range(a, b, batch_size)]
+
+
+def make_loader(source: ImageSource, contract: EmbeddingContract, ranges: list[tuple[int, int]],
                 settings: ExtractSettings, pin: bool) -> DataLoader:
+    """One loader for the whole run (workers start once); batches come already collated."""
     workers = settings.num_workers
-    return DataLoader(Subset(_Transformed(source, ContractTransform(contract)), indices),
-                      batch_size=settings.batch_size, shuffle=False, num_workers=workers,
-                      prefetch_factor=settings.prefetch_factor if workers else None,
+    return DataLoader(_Batches(source, ContractTransform(contract), ranges), batch_size=None, shuffle=False,
+                      num_workers=workers, prefetch_factor=settings.prefetch_factor if workers else None,
                       persistent_workers=False, pin_memory=pin)
+
+
+def _to_numpy(x: torch.Tensor, dtype: str) -> np.ndarray:
+    """Cast on the device (half the bytes to copy back for float16), then to numpy."""
+    return x.to(getattr(torch, dtype)).cpu().numpy()
 
 
 def extract_embeddings(model: nn.Module, contract: EmbeddingContract, source: ImageSource,
@@ -107,22 +120,43 @@ def extract_embeddings(model: nn.Module, contract: EmbeddingContract, source: Im
     if len(todo) < writer.n_shards:
         log.info("resuming: %d of %d shards already written", writer.n_shards - len(todo), writer.n_shards)
     t0, n_done = time.perf_counter(), 0
-    bar = tqdm(total=sum(np.subtract(*writer.shard_range(k)[::-1]) for k in todo), unit="img",
-               mininterval=5.0, desc="embed")
-    for k in todo:
-        a, b = writer.shard_range(k)
+    shards = [writer.shard_range(k) for k in todo]
+    bar = tqdm(total=sum(b - a for a, b in shards), unit="img", mininterval=5.0, desc="embed")
+    # Shard k is written by one background thread while shard k+1 is embedded; at most one write
+    # is in flight, so memory stays at two shards of features.
+    ranges = batch_ranges(shards, settings.batch_size)
+    shard_ending_at = {b: k for k, (a, b) in zip(todo, shards)}
+    with ThreadPoolExecutor(max_workers=1) as io:
+        pending: list[Future] = []
+
+        def flush(k: int, chunks: dict[str, list[np.ndarray]]) -> None:
+            if pending:
+                pending.pop().result()
+            arrays = {name: np.concatenate(v) if v else np.zeros((0, dims[name]), settings.dtype)
+                      for name, v in chunks.items()}
+            pending.append(io.submit(writer.write_shard, k, arrays))
+
+        for k, (a, b) in zip(todo, shards):
+            if a == b:  # an empty dataset: one empty shard
+                flush(k, {name: [] for name in dims})
         chunks: dict[str, list[np.ndarray]] = {name: [] for name in dims}
-        for images in make_loader(source, contract, range(a, b), settings, device.type == "cuda"):
+        loader = make_loader(source, contract, ranges, settings, device.type == "cuda")
+        for (a, b), images in zip(ranges, loader):
+            if len(images) != b - a:
+                raise RuntimeError(f"images {a}:{b}: the source returned {len(images)} images")
             res = embed_batch(model, contract, images.to(device, non_blocking=True), settings.extra_poolings, amp)
-            chunks["features"].append(res["features"].cpu().numpy())
+            chunks["features"].append(_to_numpy(res["features"], settings.dtype))
             for p in settings.extra_poolings:
-                chunks[pooling_array_name(p)].append(res[p].cpu().numpy())
-            bar.update(len(images))
-        writer.write_shard(k, {name: np.concatenate(v).astype(settings.dtype) for name, v in chunks.items()})
-        n_done += b - a
-        elapsed = time.perf_counter() - t0
-        log.info("shard %d/%d written: %d images, %.1f images/s", k + 1, writer.n_shards, n_done,
-                 n_done / max(elapsed, 1e-9))
+                chunks[pooling_array_name(p)].append(_to_numpy(res[p], settings.dtype))
+            n_done += b - a
+            bar.update(b - a)
+            if b in shard_ending_at:
+                flush(shard_ending_at[b], chunks)
+                chunks = {name: [] for name in dims}
+                log.info("shard %d/%d embedded: %d images, %.1f images/s", shard_ending_at[b] + 1,
+                         writer.n_shards, n_done, n_done / max(time.perf_counter() - t0, 1e-9))
+        if pending:
+            pending.pop().result()
     bar.close()
     elapsed = time.perf_counter() - t0
     stats = {"n_images": n, "n_embedded_now": n_done, "seconds": elapsed,
