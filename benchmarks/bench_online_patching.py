@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -100,12 +101,18 @@ def main(argv=None) -> int:
         crops = MultiCrop(MultiCropConfig())  # 2 × 224 + 8 × 96, the kaiko / DINO recipe
         import torch
         g = torch.Generator().manual_seed(0)
+        # As in a DataLoader worker (torch gives each one thread): with more, a loaded
+        # machine measures OpenMP spin-waits on these small tensors, not the crops.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
         k = min(args.n, 50)
         t = time.perf_counter()
         for p in patches[:k]:
             crops(p, g)
         result["multicrop_patches_per_s"] = k / (time.perf_counter() - t)
+        torch.set_num_threads(threads)
     result["torch_threads"] = torch.get_num_threads()
+    result["load_avg_1m_5m_15m"] = list(os.getloadavg())  # shared machines
     write_json_atomic(args.out, result)
     print(json.dumps(result, indent=2))
     return 0

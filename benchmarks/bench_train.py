@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -43,7 +44,11 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--n-local", type=int, default=4)
     parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads (default: torch's); 1 on a shared, loaded machine")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     cfg = resolve_config({"objective": args.objective, "model": args.model,
                           "batch_size": args.batch_size, "drop_path_rate": 0.0,
@@ -78,7 +83,9 @@ def main(argv=None) -> int:
               "images_per_s_full_step": args.batch_size / t_full,
               "images_per_s_bare_backbone": args.batch_size / t_bare,
               "heads_losses_ema_overhead": t_full / t_bare - 1.0,
-              "torch_threads": torch.get_num_threads()}
+              "torch_threads": torch.get_num_threads(),
+              # shared machines: the load these figures were taken under
+              "load_avg_1m_5m_15m": list(os.getloadavg())}
     write_json_atomic(args.out, result)
     print(json.dumps(result, indent=2))
     return 0

@@ -1,7 +1,11 @@
+import math
+
 import numpy as np
+import pytest
 import torch
 
-from pathfm.data.multicrop import MultiCrop, MultiCropConfig, collate_multicrop
+from pathfm.data.multicrop import (MultiCrop, MultiCropConfig, _gaussian_blur_torch,
+                                  collate_multicrop, gaussian_blur)
 
 CFG = MultiCropConfig(global_size=48, local_size=24, n_local=3)
 
@@ -36,3 +40,14 @@ def test_collate_is_crop_major():
     # crop 0 of images 0,1,2 then crop 1 of images 0,1,2
     assert batch["global"][:, 0, 0, 0].tolist() == [0, 10, 20, 1, 11, 21]
     assert batch["local"][:, 0, 0, 0].tolist() == [2, 12, 22, 3, 13, 23]
+
+
+@pytest.mark.parametrize("size,sigma", [(64, 0.3), (64, 1.7), (32, 2.0), (4, 2.0)])
+def test_cv2_blur_matches_the_torch_convolution(size, sigma):
+    img = torch.rand(3, size, size, generator=torch.Generator().manual_seed(size))
+    radius = math.ceil(3 * sigma)
+    expected = _gaussian_blur_torch(img, sigma, radius, min(radius, size - 1))
+    out = gaussian_blur(img, sigma)
+    assert out.shape == img.shape and out.dtype == img.dtype
+    assert torch.allclose(out, expected, atol=1e-5)
+    assert not torch.allclose(out, img, atol=1e-3)  # it did blur

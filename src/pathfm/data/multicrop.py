@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -87,18 +88,22 @@ def random_resized_crop(img: torch.Tensor, size: int, scale, ratio, g) -> torch.
                          antialias=True).squeeze(0).clamp(0, 1)
 
 
+_LUMA = torch.tensor([0.299, 0.587, 0.114])
+_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
+_FROM_YIQ = np.linalg.inv(_TO_YIQ)
+
+
 def _gray(img: torch.Tensor) -> torch.Tensor:
-    return (0.299 * img[0] + 0.587 * img[1] + 0.114 * img[2]).unsqueeze(0)
+    # One tensordot, not five elementwise ops: crops are small, so op count is the cost.
+    return torch.tensordot(_LUMA.to(img.dtype), img, dims=1).unsqueeze(0)
 
 
 def _rotate_hue(img: torch.Tensor, fraction: float) -> torch.Tensor:
     """Hue rotation by ``fraction`` of a turn in YIQ space (a linear map, cheap)."""
     theta = 2 * math.pi * fraction
     c, s = math.cos(theta), math.sin(theta)
-    to_yiq = img.new_tensor([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                             [0.211, -0.523, 0.312]])
-    rot = img.new_tensor([[1, 0, 0], [0, c, -s], [0, s, c]])
-    m = torch.linalg.inv(to_yiq) @ rot @ to_yiq
+    rot = np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
+    m = img.new_tensor(_FROM_YIQ @ rot @ _TO_YIQ)
     return torch.einsum("ij,jhw->ihw", m, img)
 
 
@@ -121,14 +126,25 @@ def color_jitter(img: torch.Tensor, cfg: MultiCropConfig, g) -> torch.Tensor:
 
 
 def gaussian_blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian of radius ceil(3σ) (cut to fit tiny crops, renormalised),
+    mirrored border without repeating the edge pixel (torch's ``reflect``).
+
+    cv2 on the CPU: on a 64-px crop two grouped conv2d calls cost ~20× more.
+    """
     radius = max(1, int(math.ceil(3 * sigma)))
-    x = torch.arange(-radius, radius + 1, dtype=img.dtype)
+    pad = min(radius, img.shape[-1] - 1, img.shape[-2] - 1)  # tiny crops: stay inside
+    if img.device.type != "cpu":
+        return _gaussian_blur_torch(img, sigma, radius, pad)
+    hwc = np.ascontiguousarray(img.permute(1, 2, 0).numpy(), dtype=np.float32)
+    out = cv2.GaussianBlur(hwc, (2 * pad + 1, 2 * pad + 1), sigmaX=sigma, sigmaY=sigma,
+                           borderType=cv2.BORDER_REFLECT_101)
+    return torch.from_numpy(out).permute(2, 0, 1).to(img.dtype)
+
+
+def _gaussian_blur_torch(img: torch.Tensor, sigma: float, radius: int, pad: int) -> torch.Tensor:
+    x = torch.arange(-pad, pad + 1, dtype=img.dtype, device=img.device)
     k = torch.exp(-(x ** 2) / (2 * sigma ** 2))
-    k = (k / k.sum()).to(img.device)
-    pad = min(radius, img.shape[-1] - 1, img.shape[-2] - 1)
-    if pad < radius:  # tiny crops: keep the kernel inside the image
-        k = k[radius - pad: radius + pad + 1]
-        k = k / k.sum()
+    k = k / k.sum()
     out = F.pad(img.unsqueeze(0), (pad, pad, pad, pad), mode="reflect")
     out = F.conv2d(out, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), groups=3)
     out = F.conv2d(out, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), groups=3)

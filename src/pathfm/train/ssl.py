@@ -78,7 +78,8 @@ DEFAULT_CONFIG: dict = {
     "loss": {
         "centering": None,        # ema | sinkhorn; None: ema for dino, sinkhorn for dinov2
         "student_temp": 0.1, "center_momentum": 0.9, "sinkhorn_iterations": 3,
-        "dino_weight": 1.0, "ibot_weight": 1.0, "koleo_weight": 0.1,
+        # koleo_weight None: 0.1 for dinov2 (its recipe), 0 for dino (DINO has no KoLeo).
+        "dino_weight": 1.0, "ibot_weight": 1.0, "koleo_weight": None,
     },
     "masking": {"min_ratio": 0.1, "max_ratio": 0.5, "probability": 0.5},
     "checkpoint_every": 500, "keep_checkpoints": 2, "log_every": 10, "progress": True,
@@ -102,6 +103,8 @@ def resolve_config(config: dict, defaults: dict = DEFAULT_CONFIG, where: str = "
             raise ValueError(f"objective {out['objective']!r} is not dino or dinov2")
         if out["loss"]["centering"] is None:
             out["loss"]["centering"] = "ema" if out["objective"] == "dino" else "sinkhorn"
+        if out["loss"]["koleo_weight"] is None:
+            out["loss"]["koleo_weight"] = 0.0 if out["objective"] == "dino" else 0.1
     return out
 
 
@@ -208,7 +211,7 @@ class SSLTask(nn.Module):
         s_logits = s["dino_global"].view(n_g, b, -1)
         if "dino_local" in s:
             s_logits = torch.cat([s_logits, s["dino_local"].view(-1, b, s_logits.shape[-1])])
-        out = {"dino": self.dino_loss(s_logits, t_probs)}
+        out = {"dino": self.dino_loss(s_logits, t_probs), **collapse_diagnostics(t_probs, t["cls"])}
         loss = lc["dino_weight"] * out["dino"]
 
         if self.v2:
@@ -220,8 +223,12 @@ class SSLTask(nn.Module):
                     t_patch = self.ibot_loss.softmax_center_teacher(t["ibot"], temp)
                     self.ibot_loss.update_center(t["ibot"])
             out["ibot"] = self.ibot_loss.forward_masked(s["ibot"], t_patch, masks)
+            loss = loss + lc["ibot_weight"] * out["ibot"]
+        if lc["koleo_weight"]:
+            # Spreads the student's CLS tokens within a batch: the guard against
+            # dimensional collapse that short, small-batch runs need most.
             out["koleo"] = sum(self.koleo_loss(c) for c in s["cls"].chunk(n_g))
-            loss = loss + lc["ibot_weight"] * out["ibot"] + lc["koleo_weight"] * out["koleo"]
+            loss = loss + lc["koleo_weight"] * out["koleo"]
         out["loss"] = loss
         return out
 
@@ -272,6 +279,29 @@ class SSLTask(nn.Module):
         return {f"{name}.{k}": v.detach().cpu().contiguous()
                 for name, head in heads.items() if head is not None
                 for k, v in head.state_dict().items()}
+
+
+@torch.no_grad()
+def collapse_diagnostics(teacher_probs: torch.Tensor, teacher_cls: torch.Tensor) -> dict:
+    """Logged, not optimised: signs of the two DINO failure modes.
+
+    teacher_probs (T, B, K), teacher_cls (T·B, D). ``teacher_entropy``: mean entropy of
+    one image's target (nats; ~log K = uniform collapse, ~0 = sharp). ``teacher_usage``:
+    entropy of the batch-mean target (~0 = every image on one prototype).
+    ``teacher_rankme``: RankMe of the teacher's CLS tokens in the batch (1 = one direction).
+    """
+    p = teacher_probs.float().flatten(0, -2)
+    ent = -(p * p.clamp_min(1e-12).log()).sum(-1).mean()
+    mean = p.mean(0)
+    usage = -(mean * mean.clamp_min(1e-12).log()).sum()
+    cls = teacher_cls.float()
+    if not torch.isfinite(cls).all():  # the loop reports the non-finite loss itself
+        return {"teacher_entropy": ent, "teacher_usage": usage,
+                "teacher_rankme": torch.tensor(float("nan"))}
+    s = torch.linalg.svdvals(cls)
+    q = s / s.sum() + 1e-7
+    rankme = torch.exp(-(q * q.log()).sum())
+    return {"teacher_entropy": ent, "teacher_usage": usage, "teacher_rankme": rankme}
 
 
 def _layer_id(name: str, depth: int) -> int:
