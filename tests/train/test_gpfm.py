@@ -75,8 +75,9 @@ def test_renormalize_maps_student_inputs_to_expert_inputs(tmp_path):
 
 
 def test_gpfm_config_checks(tmp_path):
-    with pytest.raises(ValueError, match="experts"):
-        resolve_distill_config({"method": "gpfm", "experts": []})
+    assert resolve_distill_config({"method": "gpfm", "experts": []})["experts"] == []  # Fig. 8 "off"
+    with pytest.raises(ValueError, match="distinct 'model'"):
+        resolve_distill_config({"method": "gpfm", "experts": [{"model": "a"}, {"model": "a"}]})
     with pytest.raises(KeyError, match="experts\\[0\\].wieght"):
         resolve_distill_config({"method": "gpfm", "experts": [{"model": "a", "wieght": 1}]})
     with pytest.raises(ValueError, match="dinov2"):

@@ -18,20 +18,25 @@ pytestmark = pytest.mark.workflow
 sys.path.insert(0, str(REPO / "tests" / "train"))
 
 
-def test_demo_dry_run_has_both_distill_jobs(workdir):
-    result = snakemake("-n", "--cores", "1", "results/models/demo-h0-mini/weights.safetensors",
-                       "results/models/demo-gpfm/weights.safetensors", cwd=workdir)
+def test_demo_dry_run_has_distill_jobs_and_scratch_twins(workdir):
+    models = ("demo-h0-mini", "demo-gpfm", "demo-h0-mini-scratch", "demo-gpfm-noexperts")
+    result = snakemake("-n", "--cores", "1", *(f"results/models/{m}/weights.safetensors"
+                                                for m in models), cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "rule distill:" in result.stdout
-    assert "wildcards: model=demo-h0-mini" in result.stdout
-    assert "wildcards: model=demo-gpfm" in result.stdout
+    for model in models:
+        assert f"wildcards: model={model}\n" in result.stdout, model
     assert "scripts/distill.py" in result.stdout and "--tiles-dir results/tiles/demo" in result.stdout
+    # The twins train DINOv2 alone (no experts) on the base run's student architecture.
+    assert '"experts":[]' in result.stdout and '"model":"demo-h0-mini-scratch"' in result.stdout
 
 
 def test_paper_dry_run_of_distill_targets(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--",
                        "results/models/h0-mini-repro/weights.safetensors",
-                       "results/models/gpfm-repro/weights.safetensors", cwd=workdir)
+                       "results/models/gpfm-repro/weights.safetensors",
+                       "results/models/h0-mini-repro-scratch/weights.safetensors",
+                       "results/models/gpfm-repro-noexperts/weights.safetensors", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
 
 
@@ -73,4 +78,12 @@ def test_script_distils_from_tile_stores(tmp_path, method):
     card = (tmp_path / "model" / "card.yaml").read_text()
     assert "data_manifest_sha256" in card
     log = [json.loads(line) for line in open(tmp_path / "train" / "log.jsonl")]
-    assert log[-1]["step"] == 4 and np.isfinite(log[-1]["loss"])
+    steps = [r for r in log if "loss" in r]
+    assert steps[-1]["step"] == 4 and np.isfinite(steps[-1]["loss"])
+    # Teacher-student similarity on fixed tiles: step 0, then every log step; in the card.
+    sims = [r for r in log if "teacher_student_cos" in r]
+    assert [r["step"] for r in sims] == [0, 2, 4]
+    assert sims[0]["monitor_reference"] == ("tiny-teacher" if method == "h0mini"
+                                            else "tiny-expert-a")
+    assert "teacher_student_cos" in card
+    assert ("teacher_student_head_cos" in sims[0]) == (method == "h0mini")

@@ -1,12 +1,11 @@
 # Distillation: H0-mini (frozen teacher -> student) and GPFM (DINOv2 + frozen experts).
 # Each entry of distill.runs is one model trained on one cohort's tile stores. Checkpoints
 # under results/train/{model}/ are not outputs, so a failed or pre-empted job resumes.
-from pathfm.train.distill_config import run_config_for
-from pathfm.train.distill_workflow import frozen_weight_inputs, launcher
+from pathfm.train.distill_workflow import frozen_weight_inputs, launcher, resolve_runs
 
-DISTILL_RUNS = config.get("distill", {}).get("runs", {})
 # Resolved now, so a typo in a run config stops the workflow before any job runs.
-DISTILL_CONFIGS = {m: run_config_for(m, r["config"]) for m, r in DISTILL_RUNS.items()}
+# A run with `scratch_of: <run>` is that run's from-scratch twin (DINOv2, no teacher).
+DISTILL_RUNS, DISTILL_CONFIGS = resolve_runs(config.get("distill", {}).get("runs", {}))
 DISTILL_PRODUCED = set(globals().get("TRAIN_RUNS", {})) | set(DISTILL_RUNS)
 
 
@@ -39,7 +38,7 @@ rule distill:
         gpu=lambda w: DISTILL_RUNS[w.model].get("gpu", 0),
     params:
         script=script("distill.py"),
-        launcher=lambda w: launcher(DISTILL_RUNS[w.model].get("gpu", 0)),
+        launcher=lambda w, resources: launcher(resources, script("launch.py")),
         config=lambda w: as_json(DISTILL_CONFIGS[w.model]),
         tiles_dir=lambda w: "results/tiles/{cohort}/{tiling}".format(
             **DISTILL_RUNS[w.model]

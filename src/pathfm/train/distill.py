@@ -43,6 +43,10 @@ Teacher heads (``teacher_heads``):
   * the target heads follow the head students by EMA (``learned_heads.momentum``
     -> ``momentum_end``, cosine), so their outputs drift slowly and centring plus
     sharpening keep them from collapsing, as in DINO;
+  * the heads read the teacher's tokens standardised per dimension with running
+    statistics (``learned_heads.input_norm: standardize``, ``FeatureStandardizer``):
+    on raw tokens, which share one large direction, every image got nearly the same
+    logits, the centre absorbed them and the targets went uniform (loss = ln K);
   * ``learned_heads.distill_ramp_epochs`` ramps the student's distillation loss
     weight linearly from 0 to 1, so the heads can settle before the student
     follows them (0: no ramp).
@@ -72,6 +76,8 @@ from pathfm.models.registry import get_entry, load_weights
 from pathfm.models.vit import Backbone
 from pathfm.train import ddp
 from pathfm.train.distill_config import epochs_to_steps, per_rank_batch, resolve_distill_config
+from pathfm.train.distill_feature_norm import FeatureStandardizer
+from pathfm.train.distill_monitor import build_monitor, card_summary
 from pathfm.train.ema import ema_update_, make_frozen_copy
 from pathfm.train.export import export_model
 from pathfm.train.frozen_encoder import FrozenEncoder, load_frozen
@@ -140,6 +146,10 @@ class H0MiniDistillTask(nn.Module):
             self.head_student = _heads(teacher.backbone.embed_dim, h).to(info.device)
             self.teacher_heads = make_frozen_copy(self.head_student)
             object.__setattr__(self, "_head_fwd", ddp.wrap_ddp(self.head_student, info))
+            if cfg["learned_heads"]["input_norm"] == "standardize":
+                dim, mom = teacher.backbone.embed_dim, cfg["learned_heads"]["input_norm_momentum"]
+                self.cls_norm = FeatureStandardizer(dim, mom).to(info.device)
+                self.patch_norm = FeatureStandardizer(dim, mom).to(info.device)
         self.dino_loss = DINOLoss(h["out_dim"], cfg["temperature"]["student"], lc["center_momentum"])
         self.ibot_loss = iBOTPatchLoss(h["out_dim"], cfg["temperature"]["student"],
                                        lc["center_momentum"])
@@ -174,6 +184,10 @@ class H0MiniDistillTask(nn.Module):
                     f"teacher {self.teacher.entry.name!r} gives {t['patch'].shape[1]} patch tokens "
                     f"per global crop, the student {hp * wp}: iBOT distillation needs equal "
                     f"token grids (same patch size)")
+            if hasattr(self, "cls_norm"):
+                self.cls_norm.update(t["cls"])
+                self.patch_norm.update(t["patch"])
+                t = {**t, "cls": self.cls_norm(t["cls"]), "patch": self.patch_norm(t["patch"])}
             t_dino, t_ibot = self.teacher_heads(t["cls"], t["patch"])   # (2B, K), (2B, N, K)
             t_dino_p = self._teacher_probs(self.dino_loss, t_dino.view(2, b, -1), temp)
             t_ibot_p = self._teacher_probs(self.ibot_loss, t_ibot, temp)
@@ -197,10 +211,14 @@ class H0MiniDistillTask(nn.Module):
             with torch.no_grad():
                 cls_in = t["cls"]
                 if loc is not None:
-                    cls_in = torch.cat([cls_in, self.teacher(loc)["cls"]])
+                    loc_cls = self.teacher(loc)["cls"]
+                    cls_in = torch.cat([cls_in, self.cls_norm(loc_cls) if hasattr(
+                        self, "cls_norm") else loc_cls])
                 masks = sample_masks(n_img, hp, wp, lh["mask_min_ratio"], lh["mask_max_ratio"],
                                      lh["mask_probability"]).to(glob.device)
                 masked_tokens = self.teacher(glob, masks)["patch"][masks]    # (M, Dt)
+                if hasattr(self, "patch_norm"):
+                    masked_tokens = self.patch_norm(masked_tokens)
             h_dino, h_ibot = self._head_fwd(cls_in, masked_tokens)
             out["head_dino"] = self.dino_loss(h_dino.view(-1, b, h_dino.shape[-1]), t_dino_p)
             out["head_ibot"] = self.ibot_loss.forward_masked(h_ibot, t_ibot_p[masks], masks)
@@ -231,6 +249,28 @@ class H0MiniDistillTask(nn.Module):
         ema_update_(self.student_ema, self.student.backbone, momentum)
         if self.head_student is not None:
             ema_update_(self.teacher_heads, self.head_student, self._head_momentum)
+
+    def exported_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """CLS embeddings (n, D) of the network ``export: ema`` writes (the monitor's student)."""
+        net = self.student_ema if self.cfg["export"] == "ema" else self.student.backbone
+        return net(x)["cls"]
+
+    def reference_encoders(self) -> dict[str, FrozenEncoder]:
+        return {self.teacher.entry.name: self.teacher}
+
+    @torch.no_grad()
+    def head_agreement(self, x: torch.Tensor) -> float:
+        """Mean per-image cosine of the student's DINO probabilities (its head, student
+        temperature) and the teacher's centred targets (final teacher temperature) on
+        ``x``: teacher-student agreement in the prototype space both heads share."""
+        t_cls = self.teacher(x)["cls"]
+        if hasattr(self, "cls_norm"):
+            t_cls = self.cls_norm(t_cls)
+        t = self.dino_loss.softmax_center_teacher(self.teacher_heads.dino(t_cls),
+                                                  self.cfg["temperature"]["teacher"])
+        s_logits = self.student.dino_head(self.student.backbone(x)["cls"])
+        s = torch.softmax(s_logits.float() / self.cfg["temperature"]["student"], dim=-1)
+        return float(torch.nn.functional.cosine_similarity(s, t, dim=-1).mean())
 
     def export_state(self, which: str = "ema") -> dict[str, torch.Tensor]:
         """Backbone weights with plain timm keys (load into the student entry's build())."""
@@ -288,17 +328,32 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
         progress=cfg["progress"], extra_state={"config": cfg})
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, cfg,
                           which=cfg["export"], extra={"distilled_from": cfg["teacher"],
-                                                      "teacher_heads": cfg["teacher_heads"]})
+                                                      "teacher_heads": cfg["teacher_heads"]},
+                          monitor_cfg=cfg)
 
 
 def fit_and_export(task: nn.Module, data: Iterable, out_dir: Path, loop_cfg: LoopConfig,
-                   info: ddp.DistInfo, resume: bool, export_dir: Path | None, cfg: dict, which: str, extra: dict) -> dict:
-    """Run the loop, then (rank 0) export ``task.export_state(which)`` with a card."""
+                   info: ddp.DistInfo, resume: bool, export_dir: Path | None, cfg: dict,
+                   which: str, extra: dict, monitor_cfg: dict | None = None) -> dict:
+    """Run the loop, then (rank 0) export ``task.export_state(which)`` with a card.
+
+    ``monitor_cfg`` (the resolved run config) turns on the teacher–student similarity
+    records (``pathfm.train.distill_monitor``) when ``data`` reads tile stores."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary = fit(task, data, out_dir, loop_cfg, info, resume=resume)
+    if not resume:
+        (out_dir / "log.jsonl").unlink(missing_ok=True)
+    monitor = (build_monitor(monitor_cfg, task, data, out_dir, loop_cfg.log_every, info)
+               if monitor_cfg is not None and info.is_main else None)
+    if monitor:
+        monitor.start()
+    summary = fit(task, data, out_dir, loop_cfg, info, resume=resume,
+                  on_step=monitor.on_step if monitor else None)
     result = {"last_checkpoint": summary["last_checkpoint"]}
     if info.is_main:
+        similarity = card_summary(out_dir / "log.jsonl")
+        if similarity:
+            extra = {**extra, "teacher_student_cos": similarity}
         result.update(export_model(task.export_state(which), export_dir or out_dir / "export",
                                    entry=task.entry, config=cfg, step=loop_cfg.total_steps,
                                    data_manifest=cfg.get("data_manifest"), extra=extra))

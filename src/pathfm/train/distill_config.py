@@ -35,6 +35,14 @@ DATA_DEFAULTS: dict = {
     "num_workers": 0,      # DataLoader worker processes (0: in the training process)
 }
 
+# Teacher–student similarity logged over training (pathfm.train.distill_monitor).
+MONITOR_DEFAULTS: dict = {
+    "reference": None,   # registry name; None: the teacher (h0mini) / first expert (gpfm)
+    "weights": None,     # None: the registry's weights path of the reference
+    "n_images": 32,      # fixed tiles, evenly spaced over the training stores
+    "every": None,       # steps between records; None: log_every; 0: off
+}
+
 H0MINI_DEFAULTS: dict = {
     "method": "h0mini",
     "student": "demo-h0-mini",        # registry name of the student architecture
@@ -73,9 +81,13 @@ H0MINI_DEFAULTS: dict = {
         "momentum": 0.996, "momentum_end": 1.0,  # EMA of the target heads
         "distill_ramp_epochs": 0.0,   # student loss weight ramps 0 -> 1 (heads settle first)
         "mask_min_ratio": 0.1, "mask_max_ratio": 0.5, "mask_probability": 0.5,
+        # standardize | none: teacher tokens standardised per dimension (running stats)
+        # before the learned heads; "none" lets the centre wipe the targets (collapse).
+        "input_norm": "standardize", "input_norm_momentum": 0.99,
     },
     "crops": CROPS_DEFAULTS,
     "data": DATA_DEFAULTS,
+    "monitor": MONITOR_DEFAULTS,
     "checkpoint_every": 1000, "keep_checkpoints": 2, "log_every": 10, "progress": True,
     "export": "ema",                  # ema | student
     "data_manifest": None,
@@ -99,6 +111,7 @@ GPFM_DEFAULTS: dict = {
                     "resample": "bilinear"},
     "crops": CROPS_DEFAULTS,
     "data": DATA_DEFAULTS,
+    "monitor": MONITOR_DEFAULTS,
 }
 
 
@@ -126,6 +139,8 @@ def resolve_distill_config(config: dict) -> dict:
             raise ValueError(f"teacher_heads {cfg['teacher_heads']!r} is not one of {TEACHER_HEADS}")
         if cfg["loss"]["centering"] not in ("softmax", "sinkhorn"):
             raise ValueError("loss.centering must be softmax or sinkhorn")
+        if cfg["learned_heads"]["input_norm"] not in ("standardize", "none"):
+            raise ValueError("learned_heads.input_norm must be standardize or none")
         if cfg["export"] not in ("ema", "student"):
             raise ValueError("export must be ema or student")
         return cfg
@@ -135,8 +150,8 @@ def resolve_distill_config(config: dict) -> dict:
     if ssl["objective"] != "dinov2":
         raise ValueError("gpfm: ssl.objective must be dinov2 (DINO + iBOT + KoLeo)")
     cfg["ssl"] = resolve_ssl_config(ssl, SSL_DEFAULTS)
-    if not cfg["experts"]:
-        raise ValueError("gpfm: 'experts' lists no expert model")
+    # No experts is GPFM's "without expert distillation" ablation (Fig. 8): DINOv2 alone,
+    # the from-scratch baseline of the same student on the same data and steps.
     experts = [merge(e, EXPERT_DEFAULTS, f"experts[{i}].") for i, e in enumerate(cfg["experts"])]
     names = [e["model"] for e in experts]
     if None in names or len(set(names)) != len(names):
@@ -163,11 +178,31 @@ def student_name(cfg: dict) -> str:
     return cfg["student"] if cfg["method"] == "h0mini" else cfg["ssl"]["model"]
 
 
+def monitor_reference(cfg: dict) -> tuple[str | None, str | None]:
+    """(registry name, weights override) of the model the student is compared with, or
+    (None, None) when the monitor is off or a run has neither teacher nor expert."""
+    m = cfg["monitor"]
+    if m["every"] == 0:
+        return None, None
+    if m["reference"]:
+        return m["reference"], m["weights"]
+    if cfg["method"] == "h0mini":
+        return cfg["teacher"], cfg["teacher_weights"]
+    if cfg["experts"]:
+        return cfg["experts"][0]["model"], cfg["experts"][0]["weights"]
+    return None, None
+
+
 def frozen_models(cfg: dict) -> dict[str, str | None]:
     """Frozen models a resolved run config reads: registry name -> weights override (or None)."""
     if cfg["method"] == "h0mini":
-        return {cfg["teacher"]: cfg["teacher_weights"]}
-    return {e["model"]: e["weights"] for e in cfg["experts"]}
+        out = {cfg["teacher"]: cfg["teacher_weights"]}
+    else:
+        out = {e["model"]: e["weights"] for e in cfg["experts"]}
+    name, weights = monitor_reference(cfg)
+    if name and name not in out:
+        out[name] = weights
+    return out
 
 
 def run_config_for(model: str, config: dict) -> dict:
@@ -183,3 +218,68 @@ def run_config_for(model: str, config: dict) -> dict:
         raise ValueError(f"distill run {model!r} trains {student_name(cfg)!r}: the run's name "
                          f"must be the student's registry name")
     return cfg
+
+
+def from_scratch_config(base: dict, model: str) -> dict:
+    """Run config (method gpfm, no experts) of ``model`` trained from scratch like ``base``.
+
+    ``base`` is a resolved run config. The result is the GPFM method without expert
+    distillation, i.e. DINOv2 alone (GPFM Fig. 8 "without expert distillation"; the
+    H0-mini paper's from-scratch comparison): the same student architecture (``model``
+    must be a registry entry with the base student's architecture), tile data, crops,
+    seed, steps and batch, optimiser and schedules. The monitor keeps comparing with the
+    base run's teacher / first expert, so the similarity of both runs is comparable.
+    For an h0mini base, the student's EMA becomes the DINOv2 teacher (exported), its
+    DINO head sizes the shared DINO/iBOT head, and its DINOv2 "epochs" become steps.
+    """
+    ref, ref_weights = monitor_reference(base)
+    monitor = {**base["monitor"], "reference": ref, "weights": ref_weights}
+    if base["method"] == "gpfm":
+        ssl = {**copy.deepcopy(base["ssl"]), "model": model, "data_manifest": None}
+        return {**copy.deepcopy({k: v for k, v in base.items() if k != "ssl"}),
+                "ssl": ssl, "experts": [], "monitor": monitor}
+    e, o, t, h = base["epoch_length"], base["optim"], base["temperature"], base["heads"]
+    ssl = {
+        "objective": "dinov2", "model": model, "registry": base["registry"],
+        "init": base["student_init"], "seed": base["seed"],
+        "deterministic": base["deterministic"], "steps": base["steps"],
+        "drop_path_rate": base["drop_path_rate"], "precision": base["precision"],
+        "optim": {"lr": o["lr"], "lr_scaling": o["lr_scaling"], "min_lr": o["min_lr"],
+                  "warmup_steps": epochs_to_steps(o["warmup_epochs"], e),
+                  "weight_decay": o["weight_decay"], "weight_decay_end": o["weight_decay_end"],
+                  "betas": o["betas"], "clip_grad": o["clip_grad"],
+                  "layerwise_decay": o["layerwise_decay"],
+                  "patch_embed_lr_mult": o["patch_embed_lr_mult"],
+                  "freeze_last_layer_steps": epochs_to_steps(o["freeze_last_layer_epochs"], e)},
+        "teacher": {"momentum": base["ema"]["momentum"],
+                    "momentum_end": base["ema"]["momentum_end"], "temp": t["teacher"],
+                    "warmup_temp": t["warmup_teacher"],
+                    "temp_warmup_steps": epochs_to_steps(t["warmup_epochs"], e)},
+        "heads": {"out_dim": h["out_dim"], "hidden_dim": h["hidden_dim"],
+                  "bottleneck_dim": h["dino_bottleneck_dim"], "nlayers": h["nlayers"]},
+        "loss": {"student_temp": base["temperature"]["student"],
+                 "center_momentum": base["loss"]["center_momentum"]},
+        "checkpoint_every": base["checkpoint_every"],
+        "keep_checkpoints": base["keep_checkpoints"], "log_every": base["log_every"],
+        "progress": base["progress"], "export": "teacher",
+    }
+    return {"method": "gpfm", "ssl": ssl, "global_batch_size": base["global_batch_size"],
+            "experts": [], "crops": copy.deepcopy(base["crops"]),
+            "data": copy.deepcopy(base["data"]), "monitor": monitor}
+
+
+def workflow_run_configs(runs: dict) -> dict[str, dict]:
+    """Resolved run config of every entry of the config's ``distill.runs``: its own
+    ``config``, or, with ``scratch_of: <run>``, the from-scratch twin of that run."""
+    out = {m: run_config_for(m, r["config"]) for m, r in runs.items() if "scratch_of" not in r}
+    for model, run in runs.items():
+        if "scratch_of" in run:
+            base = run["scratch_of"]
+            if run.get("config"):
+                raise ValueError(f"distill run {model!r} has both scratch_of and a config; "
+                                 f"a from-scratch twin's config is derived from its base run")
+            if base not in out:
+                raise ValueError(f"distill run {model!r}: scratch_of {base!r} is not a distill "
+                                 f"run with its own config; known: {sorted(out)}")
+            out[model] = run_config_for(model, from_scratch_config(out[base], model))
+    return out

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from pathfm.models.registry import get_entry, resolve_weights_path
-from pathfm.train.distill_config import frozen_models
+from pathfm.train.distill_config import frozen_models, workflow_run_configs
+
+def resolve_runs(runs: dict) -> tuple[dict, dict]:
+    """(runs, resolved run configs) of the config's ``distill.runs``. A ``scratch_of``
+    twin states its own cohort, tiling and resources (schema defaults fill them)."""
+    return runs, workflow_run_configs(runs)
 
 
 def frozen_weight_inputs(cfg: dict, produced: set[str], can_fetch: bool) -> list[str]:
@@ -22,6 +27,9 @@ def frozen_weight_inputs(cfg: dict, produced: set[str], can_fetch: bool) -> list
     return inputs
 
 
-def launcher(gpus: int) -> str:
-    """``python``, or torchrun with one process per GPU when a run has more than one."""
-    return f"torchrun --standalone --nproc-per-node {gpus}" if gpus > 1 else "python"
+def launcher(resources, launch_script: str) -> str:
+    """The launch prefix of a distillation job, from its ``gpu``, ``nodes`` (and ``gres``)
+    resources: ``python scripts/launch.py --gpus G --nodes N --`` (see pathfm.launch)."""
+    from pathfm.launch import prefix_for_resources
+
+    return prefix_for_resources(resources, launch_script)

@@ -13,6 +13,9 @@ CONCH in the release; tiny demo models here):
   tokens after resampling the expert's token grid to the student's, weighted per
   expert (``cls_weight`` / ``patch_weight``).
 
+With no experts (``experts: []``) this is DINOv2 alone: GPFM Fig. 8's "without expert
+distillation" and the from-scratch twin of a run (``distill_config.from_scratch_config``).
+
 Each expert reads the *unmasked* global crops, renormalised from the student's
 mean/std to its own (``FrozenEncoder``), at its own patch size; it never trains,
 is never checkpointed and never DDP-wrapped.
@@ -118,6 +121,14 @@ class GPFMTask(SSLTask):
         out["loss"] = out["loss"] + total
         return out
 
+    def exported_cls(self, x: torch.Tensor) -> torch.Tensor:
+        """CLS embeddings (n, D) of the network ``ssl.export`` writes (the monitor's student)."""
+        net = self.teacher if self.cfg["export"] == "teacher" else self.student
+        return net.backbone(x)["cls"]
+
+    def reference_encoders(self) -> dict[str, FrozenEncoder]:
+        return dict(self.experts)
+
 
 def build_experts(cfg: dict) -> dict[str, FrozenEncoder]:
     """Load every expert named in ``cfg['experts']`` (frozen, own contract)."""
@@ -154,4 +165,5 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     card_cfg = {**cfg, "data_manifest": ssl["data_manifest"]}
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, card_cfg,
                           which=ssl["export"],
-                          extra={"distilled_from": [e["model"] for e in cfg["experts"]]})
+                          extra={"distilled_from": [e["model"] for e in cfg["experts"]]},
+                          monitor_cfg=cfg)
