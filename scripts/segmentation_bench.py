@@ -38,6 +38,7 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--max-steps", type=int, default=2000)
     ap.add_argument("--eval-every", type=int, default=50)
+    ap.add_argument("--batch-size", type=int, default=64, help="decoder training batch (windows)")
     ap.add_argument("--no-image-branch", action="store_true")
     ap.add_argument("--overrides-name", default="none", help="name recorded for non-paper settings")
     ap.add_argument("--benchmark", default="segmentation")
@@ -62,7 +63,8 @@ def main(argv=None):
         imgs, masks = windows(splits[name], c.input_size)
         feats, norm = backbone_feature_maps(backbone, c.normalize, imgs, c.patch_size)
         sets.append((feats, norm, masks))
-    protocol = SegProtocol(max_steps=a.max_steps, eval_every=a.eval_every, with_image=not a.no_image_branch)
+    protocol = SegProtocol(max_steps=a.max_steps, eval_every=a.eval_every, batch_size=a.batch_size,
+                          with_image=not a.no_image_branch)
     out = run_segmentation(*sets, classes, protocol, a.seeds)
     runs, skipped = runs_by_metric(out["runs"])
     settings = protocol.to_dict() | {"classes": classes, "val_is_test": val_is_test,

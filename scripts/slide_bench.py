@@ -23,6 +23,7 @@ def main(argv=None):
     ap.add_argument("--max-tiles", type=int, default=10_000)
     ap.add_argument("--max-epochs", type=int, default=100)
     ap.add_argument("--patience", type=int, default=20)
+    ap.add_argument("--batch-size", type=int, default=32, help="slides per ABMIL step (eva, GPFM 32)")
     ap.add_argument("--overrides-name", default="none", help="name recorded for non-paper settings")
     ap.add_argument("--benchmark", help="benchmark name (default slide_classification-PROTOCOL)")
     ap.add_argument("--task", required=True)
@@ -31,7 +32,7 @@ def main(argv=None):
     a = ap.parse_args(argv)
     bags, df = load_bags(a.features, a.table)
     protocol = get_protocol(a.protocol, max_tiles=a.max_tiles, max_epochs=a.max_epochs,
-                            patience=a.patience)
+                            patience=a.patience, batch_size=a.batch_size)
     split = df["split"].to_numpy() if "split" in df and a.protocol == "eva" else None
     out = run_slide_classification(bags, df[a.label].to_numpy(int), df["patient"].to_numpy(),
                                    protocol, a.seeds, split)

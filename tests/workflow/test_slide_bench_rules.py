@@ -45,7 +45,7 @@ def test_demo_dry_run_ranks_every_demo_model(workdir):
         assert counts.get(rule) == k, (rule, counts)
     # The rank table reads the patch benchmarks too; retrieval-plain is not ranked, so only the
     # explicitly named model's plain retrieval runs.
-    assert "embed_slide_tiles" not in counts and "fetch_seg_dataset" not in counts
+    assert "embed_slide_tiles" not in counts and "fetch_slide_bench_dataset" not in counts
 
 
 def test_paper_dry_run_embeds_tcga_slides_and_fetches_seg_sets(workdir):
@@ -55,6 +55,10 @@ def test_paper_dry_run_embeds_tcga_slides_and_fetches_seg_sets(workdir):
     assert "fetch_dataset.py --dataset consep --root results/datasets/consep" in out
     assert "segmentation_bench.py --source monusac --root results/datasets/monusac" in out
     assert "build_slide_tasks" not in out
+    # Camelyon16 / PANDA: the unpacked downloads are checked, then the slide table is a checkpoint.
+    for name in ("camelyon16", "panda"):
+        assert f"fetch_dataset.py --dataset {name} --root results/datasets/{name}" in out
+        assert f"slide_dataset_table.py --dataset {name}" in out
     # TCGA survival waits on the manifest checkpoint (its slide list), then embeds per slide.
     assert "checkpoint gdc_manifest" in out and "gdc_labels" in out
     r = snakemake("-n", "--configfile", "config/paper.yaml", "--", "all", cwd=workdir)

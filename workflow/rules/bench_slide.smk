@@ -3,6 +3,7 @@
 # nucleus segmentation (frozen backbone + eva decoder) and GPFM's average-rank table.
 # One result per (benchmark, task, model): results/bench/{benchmark}/{task}/{model}.json.
 include: "bench_slide_common.smk"
+include: "bench_slide_datasets.smk"
 
 
 rule build_slide_tasks:
@@ -143,11 +144,13 @@ rule slide_classification:
         max_tiles=SB_CLS["max_tiles"],
         max_epochs=SB_CLS["max_epochs"],
         patience=SB_CLS["patience"],
+        batch=SB_CLS["batch_size"],
         name=SB_CLS["overrides_name"],
     shell:
         "python {params.script} --features {input.features} {params.table}"
         " --label {params.label} --protocol {wildcards.protocol} --seeds {params.seeds}"
         " --max-tiles {params.max_tiles} --max-epochs {params.max_epochs} --patience {params.patience}"
+        " --batch-size {params.batch}"
         " --overrides-name {params.name} --task {wildcards.task} --model {wildcards.model}"
         " --out {output} > {log} 2>&1"
 
@@ -192,6 +195,8 @@ rule retrieval_bench:
         "results/bench/retrieval-{protocol}/{task}/{model}.json",
     log:
         "logs/retrieval_bench/{protocol}/{task}/{model}.log",
+    benchmark:
+        "runtime/retrieval_bench/{protocol}/{task}/{model}.tsv"
     wildcard_constraints:
         protocol=wildcard_choice(SB_RET["protocols"]),
         task=wildcard_choice(list(SB_RET["tasks"])),
@@ -241,22 +246,27 @@ rule segmentation_bench:
         seeds=" ".join(map(str, SB_SEG["seeds"])),
         max_steps=SB_SEG["max_steps"],
         eval_every=SB_SEG["eval_every"],
+        batch=SB_SEG["batch_size"],
         name=SB_SEG["overrides_name"],
     shell:
         "python {params.script} {params.images} --model {wildcards.model} {params.weights}"
         " --seeds {params.seeds} --max-steps {params.max_steps} --eval-every {params.eval_every}"
+        " --batch-size {params.batch}"
         " --overrides-name {params.name} --task {wildcards.task} --out {output} > {log} 2>&1"
 
 
-# CoNSeP and MoNuSAC sit behind forms: the script checks the layout a user unpacked into
-# the folder and says where to get the files when they are missing.
-rule fetch_seg_dataset:
+# CoNSeP, MoNuSAC, Camelyon16 and PANDA sit behind forms or logins: the script fetches
+# what is public (PANDA's label file), checks the layout a user unpacked into the folder
+# and says where to get the files when they are missing.
+rule fetch_slide_bench_dataset:
     output:
         directory("results/datasets/{dataset}"),
     log:
-        "logs/fetch_seg_dataset/{dataset}.log",
+        "logs/fetch_slide_bench_dataset/{dataset}.log",
+    benchmark:
+        "runtime/fetch_slide_bench_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=wildcard_choice(seg_datasets()),
+        dataset=wildcard_choice(slide_bench_datasets()),
     conda:
         CONDA_ENV
     resources:
@@ -273,9 +283,19 @@ rule rank_models:
         results=lambda w: rank_inputs(),
     output:
         table=multiext(f"results/tables/{SB_RANK['target']}", ".csv", ".md", ".tex"),
-        figures=multiext(f"results/figures/{SB_RANK['target']}", ".png", ".svg"),
+        figures=[
+            report(
+                f"results/figures/{SB_RANK['target']}.png",
+                caption="../report/gpfm_rank_cd.rst",
+                category="gpfm",
+                subcategory="figures",
+            ),
+            f"results/figures/{SB_RANK['target']}.svg",
+        ],
     log:
         f"logs/rank_models/{SB_RANK['target']}.log",
+    benchmark:
+        f"runtime/rank_models/{SB_RANK['target']}.tsv"
     conda:
         CONDA_ENV
     resources:

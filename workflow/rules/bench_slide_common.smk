@@ -1,6 +1,9 @@
 # Input functions and targets of the slide_bench stage (no rules here).
+import csv
+
 SB = config["slide_bench"]
 SB_COHORTS = SB["cohorts"]
+SB_DATASETS = SB["datasets"]
 SB_CLS, SB_SURV, SB_RET, SB_SEG, SB_RANK = (
     SB["classification"],
     SB["survival"],
@@ -27,11 +30,45 @@ def demo_slide_ids(name):
     return [f"demo-slide-{i:03d}" for i in range(SB_COHORTS[name]["n_slides"])]
 
 
+def slide_dataset_table_path(name):
+    return f"results/slide_datasets/{name}/slides.tsv"
+
+
+def slide_dataset_ids(name):
+    """Slide ids of a Camelyon16 / PANDA cohort, from its table (a checkpoint: input functions only)."""
+    table = checkpoints.slide_dataset_table.get(name=name).output[0]
+    return list(_slide_dataset_rows(table, os.stat(table).st_mtime_ns))
+
+
+@functools.lru_cache(maxsize=None)
+def _slide_dataset_rows(path, mtime_ns):
+    # Read each table version once while the DAG is built, not once per slide job.
+    with open(path) as f:
+        rows = csv.DictReader(f, delimiter="\t")
+        return {r["slide_id"]: r["path"] for r in rows}
+
+
+def slide_dataset_path(table, slide_id):
+    return _slide_dataset_rows(table, os.stat(table).st_mtime_ns)[slide_id]
+
+
+def slide_dataset_tiling(name):
+    spec = SB_DATASETS[name]
+    keys = ("mpp", "tile_px", "min_tissue")
+    return {k: spec[k] for k in keys} | {"stride_px": spec["tile_px"]}
+
+
 def _check_source(family, task, spec):
-    cohort, gdc = spec.get("cohort"), spec.get("gdc_cohort")
-    if bool(cohort) == bool(gdc):
+    cohort, gdc, ds = (spec.get(k) for k in ("cohort", "gdc_cohort", "slide_dataset"))
+    if sum(map(bool, (cohort, gdc, ds))) != 1:
         raise ValueError(
-            f"config slide_bench.{family}.tasks.{task}: give exactly one of cohort, gdc_cohort"
+            f"config slide_bench.{family}.tasks.{task}: give exactly one of cohort, gdc_cohort,"
+            " slide_dataset"
+        )
+    if ds and ds not in SB_DATASETS:
+        raise ValueError(
+            f"config slide_bench.{family}.tasks.{task}.slide_dataset: {ds!r} is not in"
+            " slide_bench.datasets"
         )
     if cohort and cohort not in SB_COHORTS:
         raise ValueError(
@@ -53,6 +90,11 @@ for _family, _section in (
 ):
     for _task, _spec in _section["tasks"].items():
         _check_source(_family, _task, _spec)
+        if _spec.get("slide_dataset") and _family != "classification":
+            raise ValueError(
+                f"config slide_bench.{_family}.tasks.{_task}: Camelyon16 / PANDA cohorts carry"
+                " classification labels only"
+            )
         if _spec.get("gdc_cohort") and _family != "survival":
             raise ValueError(
                 f"config slide_bench.{_family}.tasks.{_task}: GDC cohorts have no {_family}"
@@ -66,9 +108,16 @@ for _task, _spec in SB_SEG["tasks"].items():
 
 
 def slide_task_embeddings(model, spec):
-    """Tile embedding stores of a task: one per demo cohort, one per slide of a GDC cohort."""
+    """Tile embedding stores of a task: one per demo cohort, one per slide of a GDC or
+    Camelyon16 / PANDA cohort."""
     if spec.get("cohort"):
         return [f"results/embeddings/{model}/slide_tasks/{spec['cohort']}.zarr"]
+    if spec.get("slide_dataset"):
+        name = spec["slide_dataset"]
+        return [
+            f"results/embeddings/{model}/slide_datasets/{name}/{s}.zarr"
+            for s in slide_dataset_ids(name)
+        ]
     cohort, tiling = spec["gdc_cohort"], spec["tiling"]
     return [
         f"results/embeddings/{model}/tiles/{cohort}/{tiling}/{s}.zarr"
@@ -77,9 +126,12 @@ def slide_task_embeddings(model, spec):
 
 
 def slide_task_inputs(spec):
-    """A task's tables: the demo cohort folder, or the GDC labels and slide manifest."""
+    """A task's tables: the demo cohort folder, a dataset's slide table, or the GDC labels
+    and slide manifest."""
     if spec.get("cohort"):
         return {"cohort": f"results/slide_tasks/{spec['cohort']}"}
+    if spec.get("slide_dataset"):
+        return {"table": slide_dataset_table_path(spec["slide_dataset"])}
     return {
         "labels": f"results/labels/{spec['labels']}.tsv",
         "slides": manifest_path(spec["gdc_cohort"]),
@@ -90,6 +142,8 @@ def slide_task_table_args(input, table):
     """Script arguments naming the table: a file of the demo cohort folder, or labels + manifest."""
     if "cohort" in input.keys():
         return f"--table {input.cohort}/{table}"
+    if "table" in input.keys():
+        return f"--table {input.table}"
     return f"--table {input.labels} --slides {input.slides}"
 
 
@@ -121,10 +175,11 @@ def seg_args(task, folder):
     return " ".join(args) + " --classes " + " ".join(NUCLEUS_CLASSES)
 
 
-def seg_datasets():
-    """Public segmentation sets named by tasks, fetched by fetch_seg_dataset (not patch_bench's)."""
+def slide_bench_datasets():
+    """Public sets the slide benchmarks read (segmentation sets, Camelyon16 / PANDA slides),
+    checked by fetch_slide_bench_dataset (patch_bench fetches its own)."""
     names = {s["dataset"] for s in SB_SEG["tasks"].values() if s.get("dataset")}
-    return sorted(names - set(DATASETS))
+    return sorted((names | set(SB_DATASETS)) - set(DATASETS))
 
 
 def slide_bench_results():
