@@ -52,7 +52,8 @@ def test_config_unknown_tiling_is_named(workdir):
 
 def test_stage_sections_are_optional(workdir):
     cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
-    for stage in ("train", "distill", "embed", "patch_bench", "plism", "slide_bench"):
+    for stage in ("train", "distill", "embed", "patch_bench", "plism", "slide_bench", "sweeps",
+                  "ablation", "tables"):
         cfg.pop(stage, None)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
     result = snakemake("-n", "--cores", "1", cwd=workdir)

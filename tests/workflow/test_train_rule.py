@@ -25,6 +25,7 @@ def tiny_config(workdir) -> str:
         "ssl": {"steps": 3, "batch_size": 4, "log_every": 1, "progress": False,
                 "heads": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}},
     }}}
+    cfg["sweeps"] = {"axes": {}}  # the demo's sweeps derive from demo runs replaced above
     path = workdir / "config" / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return "config/tiny.yaml"

@@ -1,11 +1,14 @@
 # Self-supervised pre-training (kaiko.ai DINO / DINOv2) on patches read online from slides.
 # One job per run of config 'train.runs'; checkpoints under results/train/{model}/ are not
 # outputs, so a failed or pre-empted job resumes when rerun (delete that folder to restart).
+# The ablation sweeps (config 'sweeps', workflow/rules/sweeps.smk) add derived runs here,
+# so that this one rule trains them too.
 from pathfm.data import train_runs as tr
 from pathfm.models.registry import load_registry
+from pathfm.sweeps import with_sweep_runs
 
 TRAIN = config.get("train", {})
-TRAIN_RUNS = TRAIN.get("runs", {})
+TRAIN_RUNS = with_sweep_runs(TRAIN.get("runs", {}), config.get("sweeps"))
 MODEL_REGISTRY = load_registry(TRAIN.get("registry"))
 tr.check_runs(TRAIN_RUNS, COHORTS, MODEL_REGISTRY)
 
@@ -44,7 +47,7 @@ rule train_ssl:
         runtime=lambda w: TRAIN_RUNS[w.model].get("runtime", 60),
     params:
         script=script("train_ssl.py"),
-        launcher=lambda w: tr.launcher(TRAIN_RUNS, w.model),
+        launcher=lambda w, resources: tr.launcher(resources, script("launch.py")),
         arch=lambda w: TRAIN_RUNS[w.model]["model"],
         registry=tr.option("--registry", TRAIN.get("registry")),
         init=lambda w: tr.option(
@@ -66,6 +69,33 @@ rule train_ssl:
         " --mpp-policy {params.mpp_policy} --ssl {params.ssl:q} --epochs {params.epochs:q}"
         " --patching {params.patching:q} --multicrop {params.multicrop:q} {params.init}"
         " --out-dir {params.out_dir} --export-dir {params.export_dir} > {log} 2>&1"
+
+
+rule train_wsi_subset:
+    input:
+        manifest=lambda w: manifest_path(w.cohort),
+    output:
+        manifest="results/models/{model}/wsi_subset/{cohort}.tsv",
+        record="results/models/{model}/wsi_subset/{cohort}.json",
+    log:
+        "logs/train_wsi_subset/{model}/{cohort}.log",
+    benchmark:
+        "runtime/train_wsi_subset/{model}/{cohort}.tsv"
+    wildcard_constraints:
+        model=wildcard_choice([r for r in TRAIN_RUNS if tr.wsi_subset(TRAIN_RUNS, r)]),
+        cohort="[^/]+",
+    conda:
+        CONDA_ENV
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    params:
+        script=script("wsi_subset.py"),
+        fraction=lambda w: tr.wsi_subset(TRAIN_RUNS, w.model)[0],
+        seed=lambda w: tr.wsi_subset(TRAIN_RUNS, w.model)[1],
+    shell:
+        "python {params.script} --manifest {input.manifest} --fraction {params.fraction}"
+        " --seed {params.seed} --out {output.manifest} --record {output.record} > {log} 2>&1"
 
 
 ALL_TARGETS["train"] = lambda: [

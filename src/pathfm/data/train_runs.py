@@ -10,6 +10,8 @@ from __future__ import annotations
 import shlex
 from collections.abc import Callable, Mapping
 
+from pathfm.data.wsi_subset import choose_slides
+
 
 def check_runs(runs: Mapping, cohorts: Mapping, registry: Mapping) -> None:
     """Fail at workflow start, naming the key, when a run refers to something unknown."""
@@ -41,14 +43,37 @@ def init_weights(runs: Mapping, registry: Mapping, run: str) -> str | None:
     return registry[init].weights.path
 
 
+def wsi_subset(runs: Mapping, run: str) -> tuple[float, int] | None:
+    """(fraction, seed) of a run trained on a seeded share of its slides; None for all."""
+    sub = runs[run].get("wsi_subset") or {}
+    fraction = sub.get("fraction", 1.0)
+    return None if fraction >= 1 else (fraction, sub.get("seed", 0))
+
+
+def subset_manifest(run: str, cohort: str) -> str:
+    """Manifest of the slides a WSI-subset run trains on (beside its weights and card)."""
+    return f"results/models/{run}/wsi_subset/{cohort}.tsv"
+
+
 def manifest_inputs(runs: Mapping, run: str, manifest_path: Callable) -> list[str]:
-    """Inputs known before any slide list: the manifests of the run's cohorts."""
+    """Inputs known before any slide list: the manifests the run trains on (its cohorts',
+    or their WSI subsets)."""
+    if wsi_subset(runs, run):
+        return [subset_manifest(run, c) for c in runs[run]["cohorts"]]
     return [manifest_path(c) for c in runs[run]["cohorts"]]
 
 
+def run_slide_ids(runs: Mapping, run: str, cohort: str, slide_ids: Callable) -> list[str]:
+    """Slide ids of a cohort the run trains on: all, or the seeded WSI subset."""
+    ids = list(slide_ids(cohort))
+    sub = wsi_subset(runs, run)
+    return choose_slides(ids, *sub) if sub else ids
+
+
 def slide_inputs(runs: Mapping, run: str, slide_ids: Callable, path_of: Callable) -> list[str]:
-    """``path_of(cohort, slide_id)`` for every slide of the run's cohorts (slides, masks)."""
-    return [path_of(c, s) for c in runs[run]["cohorts"] for s in slide_ids(c)]
+    """``path_of(cohort, slide_id)`` for every slide the run trains on (slides, masks)."""
+    return [path_of(c, s) for c in runs[run]["cohorts"]
+            for s in run_slide_ids(runs, run, c, slide_ids)]
 
 
 def init_input(runs: Mapping, registry: Mapping, run: str, can_fetch_hub_weights: bool) -> list:
@@ -70,10 +95,12 @@ def ssl_settings(runs: Mapping, run: str) -> dict:
     return {**spec.get("ssl", {}), "objective": spec["objective"], "seed": spec.get("seed", 0)}
 
 
-def launcher(runs: Mapping, run: str) -> str:
-    """``torchrun`` with one process per GPU when a run has several, plain python otherwise."""
-    gpus = runs[run].get("gpu", 0)
-    return f"torchrun --standalone --nproc-per-node {gpus}" if gpus > 1 else "python"
+def launcher(resources, launch_script: str) -> str:
+    """The launch prefix of a training job, from its ``gpu``, ``nodes`` (and ``gres``)
+    resources: ``python scripts/launch.py --gpus G --nodes N --`` (see pathfm.launch)."""
+    from pathfm.launch import prefix_for_resources
+
+    return prefix_for_resources(resources, launch_script)
 
 
 def option(flag: str, value: str | None) -> str:

@@ -6,6 +6,12 @@ download rule fetches to ``path``; ``path`` alone for a local file; ``train``
 for the output of one of our training rules; ``random``), and its embedding
 contract (input size, mean/std, patch size, prefix tokens, pooling).
 
+A trained run needs no entry of its own (e.g. the derived runs of the ablation
+sweeps): ``get_entry(name)`` resolves a name the registry lacks through the card
+the training rule writes beside its weights, ``results/models/{name}/card.yaml``,
+whose ``model.name`` names the architecture entry; the workflow adds such runs
+with ``trained_entries`` before their cards exist.
+
 Building never downloads: ``build_model`` uses ``pretrained=False`` and
 ``load_model`` reads a local safetensors / torch file.
 """
@@ -14,7 +20,7 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -26,6 +32,7 @@ from pathfm.models.vit import build_vit
 
 WEIGHT_SOURCES = ("hub", "path", "train", "random")
 ENV_VAR = "PATHFM_MODELS_YAML"
+MODELS_DIR = "results/models"  # trained models: {MODELS_DIR}/{name}/weights.safetensors + card
 
 
 @dataclass(frozen=True)
@@ -102,11 +109,41 @@ def load_registry(path: str | Path | None = None) -> dict[str, ModelEntry]:
     return {name: _parse_entry(name, entry, path) for name, entry in raw["models"].items()}
 
 
-def get_entry(name: str, path: str | Path | None = None) -> ModelEntry:
+def trained_weights_path(name: str, models_dir: str | Path = MODELS_DIR) -> str:
+    return f"{models_dir}/{name}/weights.safetensors"
+
+
+def trained_entry(name: str, arch: ModelEntry, models_dir: str | Path = MODELS_DIR) -> ModelEntry:
+    """Entry of a model trained under ``name`` with the architecture and contract of ``arch``
+    (a run of train.runs, e.g. a derived sweep run): weights from the training rule."""
+    weights = WeightsSpec(source="train", path=trained_weights_path(name, models_dir))
+    return replace(arch, name=name, weights=weights,
+                   description=f"{arch.name} trained as run {name!r}")
+
+
+def trained_entries(runs: dict, registry: dict[str, ModelEntry],
+                    models_dir: str | Path = MODELS_DIR) -> dict[str, ModelEntry]:
+    """Entries of training runs ``{run: {'model': arch, ...}}`` that the registry lacks."""
+    return {run: trained_entry(run, registry[spec["model"]], models_dir)
+            for run, spec in runs.items() if run not in registry}
+
+
+def get_entry(name: str, path: str | Path | None = None,
+              models_dir: str | Path = MODELS_DIR) -> ModelEntry:
+    """A registry entry; a name the registry lacks resolves through the card of a model
+    trained under that name (``{models_dir}/{name}/card.yaml``, written with the weights by
+    train_ssl), whose ``model.name`` is the registry architecture it was trained as."""
     registry = load_registry(path)
-    if name not in registry:
-        raise KeyError(f"model {name!r} is not in the registry; known: {sorted(registry)}")
-    return registry[name]
+    if name in registry:
+        return registry[name]
+    card = Path(models_dir) / name / "card.yaml"
+    if card.is_file():
+        arch = (yaml.safe_load(card.read_text()).get("model") or {}).get("name")
+        if arch in registry:
+            return trained_entry(name, registry[arch], models_dir)
+        raise KeyError(f"{card}: model.name {arch!r} is not in the registry {path or ''}")
+    raise KeyError(f"model {name!r} is not in the registry and no trained model card "
+                   f"{card} exists; known: {sorted(registry)}")
 
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
