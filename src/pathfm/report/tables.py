@@ -9,6 +9,7 @@ cell can be checked against the paper without a second file.
 from __future__ import annotations
 
 import math
+from html import escape
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,7 +25,9 @@ def read_published(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"published values not found: {path} (see config/paper_values/)")
-    return pd.read_csv(path, comment="#")
+    # The first column names rows and stays text: "1e5" or "0" are labels, not numbers.
+    first = pd.read_csv(path, comment="#", nrows=0).columns[0]
+    return pd.read_csv(path, comment="#", dtype={first: str})
 
 
 def mean_std(mean: float | None, std: float | None, digits: int = 3) -> str:
@@ -66,6 +69,19 @@ def to_latex(df: pd.DataFrame, caption: str = "", label: str = "") -> str:
         lines.append(r"\label{" + label + "}")
     lines.append(r"\end{table}")
     return "\n".join(lines) + "\n"
+
+
+def to_html(df: pd.DataFrame, caption: str = "") -> str:
+    """A standalone HTML page: the caption, then the table, cells escaped (the report's view)."""
+    head = "".join(f"<th>{escape(str(c))}</th>" for c in df.columns)
+    rows = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    style = ("body{font-family:sans-serif;font-size:13px}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}"
+             "td:first-child,th:first-child{text-align:left}")
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><style>{style}</style></head>"
+            f"<body><p>{escape(caption)}</p><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{rows}</tbody></table></body></html>\n")
 
 
 def _cell(v) -> str:

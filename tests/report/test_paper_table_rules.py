@@ -1,0 +1,44 @@
+"""Every paper table / figure target dry-runs under the demo and the paper config."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import snakemake
+
+pytestmark = pytest.mark.workflow
+
+TARGETS = (
+    "h0mini_table1_hest", "h0mini_table2_eva", "kaiko_table1_linear_probe",
+    "kaiko_table8_linear_probe_std", "kaiko_table2_magnification", "kaiko_table3_wsi_fraction",
+    "kaiko_table4_distinct_patches", "kaiko_fig1_init", "kaiko_fig4_dino_vs_dinov2",
+    "kaiko_fig6_unsupervised", "gpfm_fig8_expert_distillation",
+)
+FIGURES = [t for t in TARGETS if "_fig" in t]
+
+
+def _job_counts(stdout: str) -> dict[str, int]:
+    table = stdout.split("Job stats:")[-1]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+@pytest.mark.parametrize("configfile", [None, "config/paper.yaml"], ids=["demo", "paper"])
+def test_every_table_target_dry_runs(workdir, configfile):
+    args = ["--configfile", configfile, "--"] if configfile else []
+    result = snakemake("-n", "--cores", "1", *args, *TARGETS, cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = _job_counts(result.stdout)
+    for target in TARGETS:
+        assert counts[target] == 1
+    assert counts["paper_figure"] == len(FIGURES)
+    assert counts["paper_table"] == len(TARGETS) - len(FIGURES)
+
+
+def test_all_ends_with_report_inputs_and_runtime_summary(workdir):
+    result = snakemake("-n", "--cores", "1", "all", cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    counts = _job_counts(result.stdout)
+    assert counts["runtime_summary"] == 1 and counts["provenance"] == 1
+    assert counts["paper_table"] + counts["paper_figure"] == len(TARGETS)
