@@ -30,6 +30,8 @@ shrink the step to one node.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -41,6 +43,43 @@ DEFAULT_RDZV_PORT = 29500
 
 class LaunchError(RuntimeError):
     """The requested geometry cannot be launched here (e.g. multi-node outside Slurm)."""
+
+
+def gpus_per_node(gpu: int = 0, nodes: int = 1, gres: str | None = None) -> int:
+    """GPUs on each node of a job with Snakemake resources ``gpu``, ``nodes`` and ``gres``.
+
+    ``gpu`` becomes ``sbatch --gpus``, a total for the job; ``gres="gpu:G"`` (or
+    ``gpu:MODEL:G``) becomes ``--gres``, a count per node, and wins when given. A
+    total must split evenly over the nodes (Slurm could otherwise place them unevenly).
+    """
+    if gres and (found := re.fullmatch(r"gpu(?::[\w.]+)?:(\d+)", gres)):
+        return int(found[1])
+    if gpu % nodes:
+        raise LaunchError(f"gpu={gpu} does not split evenly over {nodes} nodes: request "
+                          f"GPUs per node with gres='gpu:G' instead")
+    return gpu // nodes
+
+
+def shell_prefix(launch_script: str, gpus: int = 0, nodes: int = 1,
+                 python: str = "python") -> str:
+    """What a rule's shell puts before its step script: ``python LAUNCH --gpus G --nodes N --``.
+
+    The launch line itself is chosen when the job runs (by ``scripts/launch.py``),
+    because a multi-node line needs the allocation's node list, known only then.
+    """
+    if gpus < 0 or nodes < 1:
+        raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
+    return shlex.join([python, str(launch_script), "--gpus", str(gpus), "--nodes", str(nodes),
+                       "--"])
+
+
+def prefix_for_resources(resources, launch_script: str) -> str:
+    """:func:`shell_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``),
+    so that what sbatch asks for and what starts are one setting (``--set-resources``)."""
+    nodes = int(getattr(resources, "nodes", 1))
+    gpus = gpus_per_node(int(getattr(resources, "gpu", 0)), nodes,
+                         getattr(resources, "gres", None))
+    return shell_prefix(launch_script, gpus, nodes)
 
 
 def torchrun_prefix(python: str = sys.executable) -> list[str]:

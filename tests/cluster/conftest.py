@@ -82,3 +82,24 @@ def slurm_env():
         if count <= 0:
             subprocess.run([str(SLURM_LOCAL), "stop"], env=env, capture_output=True, timeout=60)
             users.unlink()
+
+
+@pytest.fixture
+def slurm_queue(slurm_env):
+    """``slurm_env``, with the local cluster's queue to this test alone: xdist workers
+    take turns, so that one test's jobs never wait behind (or show up in) another's."""
+    state = Path(slurm_env["SLURM_CONF"]).parent
+    with _locked(state / "queue.lock"):
+        yield slurm_env
+
+
+def record_summary(line: str) -> None:
+    """Print a one-line result of a cluster test and append it to $PATHFM_CI_SUMMARY.
+
+    pytest hides a passing test's output (and xdist workers' terminals), so .ci/run
+    names that file and prints it after the tests: the CI log shows what ran on Slurm.
+    """
+    print(line)
+    if path := os.environ.get("PATHFM_CI_SUMMARY"):
+        with open(path, "a") as f:
+            f.write(line + "\n")

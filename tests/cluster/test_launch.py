@@ -7,7 +7,9 @@ import sys
 
 import pytest
 
-from pathfm.launch import LaunchError, launch_command
+from pathfm.data.train_runs import launcher as train_launcher
+from pathfm.launch import LaunchError, gpus_per_node, launch_command
+from pathfm.train.distill_workflow import launcher as distill_launcher
 
 from .conftest import REPO
 
@@ -71,3 +73,29 @@ def test_script_refuses_multi_node_outside_slurm():
                           "--print", "--", "train.py"], capture_output=True, text=True,
                          timeout=60, env={"PATH": "/usr/bin:/bin"})
     assert res.returncode == 2 and "outside a Slurm allocation" in res.stderr
+
+
+class Resources:
+    """Snakemake's job resources as rules' params functions see them (attributes)."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
+def test_gpus_per_node_from_a_job_total_or_a_per_node_gres():
+    assert gpus_per_node(0) == 0 and gpus_per_node(8) == 8
+    assert gpus_per_node(16, 2) == 8  # sbatch --gpus is the job's total
+    assert gpus_per_node(0, 2, "gpu:4") == 4  # --gres is per node
+    assert gpus_per_node(16, 4, "gpu:a100:4") == 4
+    with pytest.raises(LaunchError, match="split evenly"):
+        gpus_per_node(3, 2)
+
+
+def test_rule_launchers_pass_the_jobs_resources_to_the_launch_script():
+    for launcher in (train_launcher, distill_launcher):
+        assert launcher(Resources(gpu=0, nodes=1), "/w/scripts/launch.py") == (
+            "python /w/scripts/launch.py --gpus 0 --nodes 1 --")
+        assert launcher(Resources(gpu=4), "launch.py") == (
+            "python launch.py --gpus 4 --nodes 1 --")
+        assert launcher(Resources(gpu=16, nodes=2, gres="gpu:8"), "launch.py") == (
+            "python launch.py --gpus 8 --nodes 2 --")

@@ -14,21 +14,24 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BIN, REPO
+from .conftest import BIN, REPO, record_summary
 
-pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+pytestmark = [pytest.mark.cluster, pytest.mark.slow, pytest.mark.workflow]
 
 HERE = Path(__file__).parent
 STEPS = 60
 
 
 def _queued_jobs(env) -> list[str]:
-    out = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True,
+    """Ids of this workflow's train_tiny jobs (the plugin puts the rule in the comment)."""
+    out = subprocess.run(["squeue", "-h", "-o", "%i|%k"], env=env, capture_output=True,
                          text=True, timeout=30).stdout
-    return out.split()
+    return [line.split("|")[0] for line in out.split()
+            if line.split("|")[-1].startswith("rule_train_tiny")]
 
 
-def test_sigterm_requeue_resumes_from_checkpoint(slurm_env, tmp_path):
+def test_sigterm_requeue_resumes_from_checkpoint(slurm_queue, tmp_path):
+    slurm_env = slurm_queue
     train = tmp_path / "train"
     # timeout -k: should the plugin ever wait on a status it cannot get, the test fails
     # instead of hanging (Snakemake ignores SIGTERM while it waits on jobs).
@@ -66,3 +69,5 @@ def test_sigterm_requeue_resumes_from_checkpoint(slurm_env, tmp_path):
     logged = [line for line in (train / "log.jsonl").read_text().splitlines()]
     assert len(logged) >= STEPS  # every step trained once, plus the steps after resume
     assert "exit" in out.lower() or "attempt" in out.lower()
+    record_summary(f"cluster-ci: pre-emption: Slurm job {jobs[0]} sent SIGTERM mid-run, "
+                   f"resubmitted, resumed at step {starts[1]} (not 0) of {STEPS}")

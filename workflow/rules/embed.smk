@@ -6,6 +6,9 @@
 include: "patch_bench_common.smk"
 
 
+from pathfm.launch import shell_prefix
+
+
 rule embed:
     input:
         dataset=lambda w: f"results/datasets/{embedding_spec(w.dataset)['folder']}",
@@ -28,6 +31,10 @@ rule embed:
         gpu=EMBED["gpu"],
     params:
         script=script("embed.py"),
+        # embed.py is one process (no data parallelism): one GPU, one node at most.
+        launcher=lambda w, resources: shell_prefix(
+            script("launch.py"), min(int(resources.gpu), 1), 1
+        ),
         kind=lambda w: embedding_spec(w.dataset)["kind"],
         task=lambda w: embedding_spec(w.dataset)["task_args"],
         weights=lambda w: (
@@ -40,7 +47,7 @@ rule embed:
         shard=EMBED["shard_size"],
         autocast=EMBED["autocast"],
     shell:
-        "python {params.script} --model {wildcards.model} {params.weights}"
+        "{params.launcher} {params.script} --model {wildcards.model} {params.weights}"
         " --kind {params.kind} --root {input.dataset} {params.task} {params.poolings}"
         " --dataset-name {wildcards.dataset} --out {output.store} --dtype {params.dtype}"
         " --batch-size {params.batch} --workers {params.workers} --shard-size {params.shard}"
