@@ -12,6 +12,7 @@ install:
 ## Run the demo workflow end to end (default config, CPU, no network).
 demo: install
 	snakemake --profile profiles/local --cores $(CORES) all
+	snakemake --profile profiles/local --report results/report.html all
 
 ## Run every test CI runs.
 test: install
@@ -26,6 +27,11 @@ bench: install
 	python benchmarks/bench_wsi.py --out results/bench/wsi.json
 	python benchmarks/bench_download.py --out results/bench/download.json
 	python benchmarks/bench_plism_metrics.py --timed-pairs 1 --out results/bench/plism_metrics.json
+	python benchmarks/bench_online_patching.py results/bench/online_patching.json
+	python benchmarks/bench_train.py results/bench/train.json
+	python benchmarks/bench_distill.py results/bench/distill.json
+	python benchmarks/bench_embed.py --out results/bench/embed.json
+	python benchmarks/bench_paper_dag.py --out results/bench/paper_dag.json
 
 lint: install
 	snakemake --lint

@@ -25,6 +25,8 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/bench_patch.smk"
 include: "workflow/rules/plism.smk"
 include: "workflow/rules/bench_slide.smk"
+include: "workflow/rules/sweeps.smk"
+include: "workflow/rules/paper_tables.smk"
 
 
 rule all:
