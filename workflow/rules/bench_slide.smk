@@ -77,21 +77,24 @@ rule embed_slide_tasks:
 # slide by slide).
 rule embed_slide_tiles:
     input:
-        tiles=lambda w: tile_store_path(w.cohort, w.tiling, w.slide_id),
+        tiles=lambda w: [
+            tile_store_path(w.cohort, w.tiling, s)
+            for s in slide_shards(w.cohort)[int(w.shard)]
+        ],
         weights=lambda w: model_weights(w.model),
     output:
         store=directory(
-            "results/embeddings/{model}/tiles/{cohort}/{tiling}/{slide_id}.zarr"
+            "results/embeddings/{model}/tiles/{cohort}/{tiling}/shard{shard}.zarr"
         ),
     log:
-        "logs/embed_slide_tiles/{model}/{cohort}/{tiling}/{slide_id}.log",
+        "logs/embed_slide_tiles/{model}/{cohort}/{tiling}/shard{shard}.log",
     benchmark:
-        "runtime/embed_slide_tiles/{model}/{cohort}/{tiling}/{slide_id}.tsv"
+        "runtime/embed_slide_tiles/{model}/{cohort}/{tiling}/shard{shard}.tsv"
     wildcard_constraints:
         model="[^/]+",
         cohort=wildcard_choice(list(COHORTS)),
         tiling=wildcard_choice(list(TILINGS)),
-        slide_id="[^/]+",
+        shard=r"\d+",
     conda:
         CONDA_ENV
     threads: max(1, EMBED["workers"])
@@ -101,20 +104,24 @@ rule embed_slide_tiles:
         gpu=EMBED["gpu"],
     params:
         script=script("embed.py"),
+        launcher=lambda w, resources: shell_prefix(
+            script("launch.py"), min(int(resources.gpu), 1), 1
+        ),
         weights=lambda w: (
             f"--weights {model_weights(w.model)[0]}" if model_weights(w.model) else ""
         ),
-        dataset=lambda w: f"tiles/{w.cohort}/{w.tiling}/{w.slide_id}",
+        dataset=lambda w: f"tiles/{w.cohort}/{w.tiling}/shard{w.shard}",
         dtype=EMBED["dtype"],
         batch=EMBED["batch_size"],
         workers=EMBED["workers"],
         shard=EMBED["shard_size"],
         autocast=EMBED["autocast"],
     shell:
-        "python {params.script} --model {wildcards.model} {params.weights} --kind tiles"
-        " --tiles {input.tiles} --dataset-name {params.dataset} --out {output.store}"
-        " --dtype {params.dtype} --batch-size {params.batch} --workers {params.workers}"
-        " --shard-size {params.shard} --autocast {params.autocast} > {log} 2>&1"
+        "{params.launcher} {params.script} --model {wildcards.model} {params.weights}"
+        " --kind tiles --tiles {input.tiles} --dataset-name {params.dataset}"
+        " --out {output.store} --dtype {params.dtype} --batch-size {params.batch}"
+        " --workers {params.workers} --shard-size {params.shard}"
+        " --autocast {params.autocast} > {log} 2>&1"
 
 
 rule slide_classification:

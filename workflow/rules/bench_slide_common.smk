@@ -120,9 +120,19 @@ def slide_task_embeddings(model, spec):
         ]
     cohort, tiling = spec["gdc_cohort"], spec["tiling"]
     return [
-        f"results/embeddings/{model}/tiles/{cohort}/{tiling}/{s}.zarr"
-        for s in slide_ids(cohort)
+        slide_shard_embedding(model, cohort, tiling, k)
+        for k in range(len(slide_shards(cohort)))
     ]
+
+
+def slide_shards(cohort):
+    """The cohort's slides (manifest order) in runs of embed.slides_per_job."""
+    ids, n = slide_ids(cohort), EMBED["slides_per_job"]
+    return [ids[i : i + n] for i in range(0, len(ids), n)]
+
+
+def slide_shard_embedding(model, cohort, tiling, k):
+    return f"results/embeddings/{model}/tiles/{cohort}/{tiling}/shard{k:05d}.zarr"
 
 
 def slide_task_inputs(spec):
