@@ -54,6 +54,6 @@ def test_train_run_inputs_follow_the_subset():
     assert tr.manifest_inputs(runs, "full", lambda c: f"m/{c}.tsv") == ["m/c.tsv"]
     assert tr.manifest_inputs(runs, "part", lambda c: f"m/{c}.tsv") == [
         "results/models/part/wsi_subset/c.tsv"]
-    slides = tr.slide_inputs(runs, "part", lambda c: ids, lambda c, s: s)
+    slides = tr.slide_inputs(runs, "part", lambda c: ids, lambda c, chosen: list(chosen))
     assert slides == choose_slides(ids, 0.3, 7)
-    assert tr.slide_inputs(runs, "full", lambda c: ids, lambda c, s: s) == ids
+    assert tr.slide_inputs(runs, "full", lambda c: ids, lambda c, chosen: list(chosen)) == ids

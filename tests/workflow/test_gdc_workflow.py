@@ -8,8 +8,11 @@ carries a Range header starting at the partial's size.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import subprocess
 import time
+from collections import Counter
 
 import pytest
 import yaml
@@ -95,3 +98,31 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
         assert hashlib.md5(slide.read_bytes()).hexdigest() == hashlib.md5(content).hexdigest()
     assert not list(slides.glob("*.part"))
     assert len(list((workdir / "results" / "tiles" / "tcga_test" / "mpp0.50_px224").glob("*.zarr"))) == 2
+
+
+def test_sharded_gdc_cohort_runs_slides_in_runs_of_slides_per_job(workdir, tmp_path):
+    contents = [geometry_slide(tmp_path / f"src{i}.svs", mpp).read_bytes()
+                for i, mpp in enumerate((0.25, 0.24, 0.25))]
+    with FakeGDC(lifetime=300) as fake:
+        for i, content in enumerate(contents):
+            fake.add_file(f"fid-{i}", content, _hit(i, content))
+        _config(workdir, fake.url)
+        cfg = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
+        cfg["cohorts"]["tcga_test"]["slides_per_job"] = 2
+        (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(cfg))
+        result = snakemake("--cores", "2", "results/qc/tcga_test/summary.png", cwd=workdir,
+                           timeout=600)
+        assert result.returncode == 0, result.stderr[-4000:]
+    jobs = Counter(re.findall(r"^(?:local)?rule (\w+):$", result.stderr + result.stdout, flags=re.M))
+    assert jobs["download_slide_shard"] == jobs["mask_shard"] == jobs["tiles_shard"] == 2, jobs
+    assert not {"download_slide", "mask", "tiles"} & set(jobs)
+    for i, content in enumerate(contents):
+        slide = workdir / "results" / "slides" / "tcga_test" / f"TCGA-AA-{i:04d}-01Z-00-DX1.F{i:03d}.svs"
+        assert hashlib.md5(slide.read_bytes()).hexdigest() == hashlib.md5(content).hexdigest()
+    stores = sorted((workdir / "results" / "tiles" / "tcga_test" / "mpp0.50_px224").glob("*.zarr"))
+    assert len(stores) == 3
+    marker = json.loads((workdir / "results" / "tiles" / "tcga_test" / "mpp0.50_px224" / "shards"
+                         / "00001.shard.json").read_text())
+    assert [r["outputs"] for r in marker["slides"]] == [[str(stores[2].relative_to(workdir))]]
+    qc = (workdir / "results" / "qc" / "tcga_test" / "summary.tsv").read_text()
+    assert all(f"TCGA-AA-{i:04d}" in qc for i in range(3))

@@ -1,7 +1,8 @@
-"""The paper configuration dry-runs: GDC checkpoints first, then every per-slide job."""
+"""The paper configuration dry-runs: GDC checkpoints first, then every (sharded) per-slide job."""
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 
@@ -58,10 +59,12 @@ def test_paper_dry_run_resolves_every_download_job(workdir):
                        cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
     counts = _job_counts(result.stdout)
-    total = sum(sizes.values())
-    assert counts["download_slide"] == total
-    assert counts["mask"] == total
-    assert counts["tiles"] == sizes["tcga_h0mini"]  # only the H0-mini cohort is tiled
-    assert "gdc_manifest" not in counts
+    # Paper cohorts run their per-slide steps in shards of slides_per_job (50) slides.
+    shards = {c: math.ceil(n / 50) for c, n in sizes.items()}
+    assert counts["download_slide_shard"] == sum(shards.values())
+    assert counts["mask_shard"] == sum(shards.values())
+    assert counts["tiles_shard"] == shards["tcga_h0mini"]  # only the H0-mini cohort is tiled
+    for per_slide in ("download_slide", "mask", "tiles", "gdc_manifest"):
+        assert per_slide not in counts
     # the GDC token never appears in what Snakemake would run
     assert "GDC_TOKEN" not in result.stdout.replace("envvars", "")

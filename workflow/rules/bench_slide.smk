@@ -77,10 +77,11 @@ rule embed_slide_tasks:
 # slide by slide).
 rule embed_slide_tiles:
     input:
-        tiles=lambda w: [
-            tile_store_path(w.cohort, w.tiling, s)
-            for s in slide_shards(w.cohort)[int(w.shard)]
-        ],
+        # Per-slide stores, or the tile shard markers holding them (then the stores are
+        # named in params: a marker may hold slides of the next embedding shard too).
+        tiles=lambda w: slide_files(
+            w.cohort, "tiles", slide_shards(w.cohort)[int(w.shard)], tiling=w.tiling
+        ),
         weights=lambda w: model_weights(w.model),
     output:
         store=directory(
@@ -111,6 +112,10 @@ rule embed_slide_tiles:
             f"--weights {model_weights(w.model)[0]}" if model_weights(w.model) else ""
         ),
         dataset=lambda w: f"tiles/{w.cohort}/{w.tiling}/shard{w.shard}",
+        stores=lambda w: [
+            tile_store_path(w.cohort, w.tiling, s)
+            for s in slide_shards(w.cohort)[int(w.shard)]
+        ],
         dtype=EMBED["dtype"],
         batch=EMBED["batch_size"],
         workers=EMBED["workers"],
@@ -118,7 +123,7 @@ rule embed_slide_tiles:
         autocast=EMBED["autocast"],
     shell:
         "{params.launcher} {params.script} --model {wildcards.model} {params.weights}"
-        " --kind tiles --tiles {input.tiles} --dataset-name {params.dataset}"
+        " --kind tiles --tiles {params.stores} --dataset-name {params.dataset}"
         " --out {output.store} --dtype {params.dtype} --batch-size {params.batch}"
         " --workers {params.workers} --shard-size {params.shard}"
         " --autocast {params.autocast} > {log} 2>&1"

@@ -25,6 +25,7 @@ CONDA_ENV = "../../envs/pathfm.yaml"
 COHORTS = config["cohorts"]
 
 # Parameter objects are checked once at start so a typo fails before any job runs.
+from pathfm.data.slide_shards import shard_of, shard_slices
 from pathfm.manifest import read_manifest
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.tiling import TilingParams
@@ -144,7 +145,7 @@ def mask_outputs(cohort, slide_id):
 
 
 def all_masks():
-    return [mask_outputs(c, s)["mask.json"] for c in COHORTS for s in slide_ids(c)]
+    return [f for c in COHORTS for f in slide_files(c, "masks")]
 
 
 def tile_store_path(cohort, tiling, slide_id):
@@ -153,11 +154,65 @@ def tile_store_path(cohort, tiling, slide_id):
 
 def all_tile_stores(cohorts=None):
     return [
-        tile_store_path(c, t, s)
+        f
         for c in cohorts or COHORTS
         for t in COHORTS[c].get("tilings", [])
-        for s in slide_ids(c)
+        for f in slide_files(c, "tiles", tiling=t)
     ]
+
+
+def slides_per_job(cohort):
+    return COHORTS[cohort].get("slides_per_job", 1)
+
+
+def shard_marker(kind, cohort, shard, tiling=None):
+    """The marker of one shard of a cohort's per-slide step (slide_shards.smk)."""
+    base = {
+        "slides": f"results/slides/{cohort}",
+        "masks": f"results/masks/{cohort}",
+        "tiles": f"results/tiles/{cohort}/{tiling}",
+    }[kind]
+    return f"{base}/shards/{int(shard):05d}.shard.json"
+
+
+def cohort_shard_ids(cohort, shard):
+    return shard_of(slide_ids(cohort), slides_per_job(cohort), int(shard))
+
+
+def sharded_cohorts(gdc_only=False):
+    return [
+        c
+        for c in COHORTS
+        if slides_per_job(c) > 1 and (not gdc_only or COHORTS[c]["source"] == "gdc")
+    ]
+
+
+def shard_slide_inputs(cohort, shard):
+    """A shard's slides: the download marker (GDC) or the synthetic slides."""
+    if COHORTS[cohort]["source"] == "gdc":
+        return [shard_marker("slides", cohort, shard)]
+    return [slide_path(cohort, s) for s in cohort_shard_ids(cohort, shard)]
+
+
+def slide_files(cohort, kind, ids=None, tiling=None):
+    """What a consumer of a cohort's slides, masks or tile stores (kind) depends on.
+
+    Per-slide files (slide, mask.json, tile store) of ``ids`` (default: every slide),
+    or, for a cohort with slides_per_job > 1, the markers of the shards holding them.
+    """
+    all_ids = slide_ids(cohort)
+    ids = all_ids if ids is None else ids
+    n = slides_per_job(cohort)
+    if n > 1 and not (kind == "slides" and COHORTS[cohort]["source"] == "synthetic"):
+        index = {s: i for i, s in enumerate(all_ids)}
+        shards = sorted({index[s] // n for s in ids})
+        return [shard_marker(kind, cohort, k, tiling) for k in shards]
+    per_slide = {
+        "slides": lambda s: slide_path(cohort, s),
+        "masks": lambda s: mask_outputs(cohort, s)["mask.json"],
+        "tiles": lambda s: tile_store_path(cohort, tiling, s),
+    }[kind]
+    return [per_slide(s) for s in ids]
 
 
 def all_qc_summaries(cohorts=None):
@@ -165,7 +220,7 @@ def all_qc_summaries(cohorts=None):
 
 
 def all_slides(cohorts=None):
-    return [slide_path(c, s) for c in cohorts or COHORTS for s in slide_ids(c)]
+    return [f for c in cohorts or COHORTS for f in slide_files(c, "slides")]
 
 
 def per_cohort_inputs(files_of):

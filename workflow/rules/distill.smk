@@ -14,12 +14,11 @@ rule distill:
         frozen=lambda w: frozen_weight_inputs(
             DISTILL_CONFIGS[w.model], DISTILL_PRODUCED, hasattr(rules, "fetch_weights")
         ),
-        tiles=lambda w: [
-            tile_store_path(
-                DISTILL_RUNS[w.model]["cohort"], DISTILL_RUNS[w.model]["tiling"], s
-            )
-            for s in slide_ids(DISTILL_RUNS[w.model]["cohort"])
-        ],
+        tiles=lambda w: slide_files(
+            DISTILL_RUNS[w.model]["cohort"],
+            "tiles",
+            tiling=DISTILL_RUNS[w.model]["tiling"],
+        ),
         manifest=lambda w: ancient(manifest_path(DISTILL_RUNS[w.model]["cohort"])),
     output:
         weights="results/models/{model}/weights.safetensors",

@@ -4,13 +4,12 @@
 rule qc_summary:
     input:
         manifest="results/manifests/{cohort}.tsv",
-        masks=lambda w: [
-            mask_outputs(w.cohort, s)["mask.json"] for s in slide_ids(w.cohort)
-        ],
+        # Per-slide files or shard markers; the script expands markers.
+        masks=lambda w: slide_files(w.cohort, "masks"),
         tiles=lambda w: [
-            tile_store_path(w.cohort, t, s)
+            f
             for t in COHORTS[w.cohort].get("tilings", [])
-            for s in slide_ids(w.cohort)
+            for f in slide_files(w.cohort, "tiles", tiling=t)
         ],
     output:
         png=report(

@@ -18,13 +18,16 @@ rule train_ssl:
         manifests=lambda w: tr.manifest_inputs(TRAIN_RUNS, w.model, manifest_path),
         # GDC slide lists come from a checkpoint: separate functions, so that the
         # manifests stay named while the slide list is still unknown.
+        # Per-slide files, or the shard markers holding them (slides_per_job > 1).
         masks=lambda w: tr.slide_inputs(
+            TRAIN_RUNS, w.model, slide_ids, lambda c, ids: slide_files(c, "masks", ids)
+        ),
+        slides=lambda w: tr.slide_inputs(
             TRAIN_RUNS,
             w.model,
             slide_ids,
-            lambda c, s: mask_outputs(c, s)["tissue.geojson"],
+            lambda c, ids: slide_files(c, "slides", ids),
         ),
-        slides=lambda w: tr.slide_inputs(TRAIN_RUNS, w.model, slide_ids, slide_path),
         # Hub weights are an input only when the workflow has a rule to fetch them.
         init=lambda w: tr.init_input(
             TRAIN_RUNS, MODEL_REGISTRY, w.model, hasattr(rules, "fetch_weights")

@@ -70,10 +70,11 @@ def run_slide_ids(runs: Mapping, run: str, cohort: str, slide_ids: Callable) -> 
     return choose_slides(ids, *sub) if sub else ids
 
 
-def slide_inputs(runs: Mapping, run: str, slide_ids: Callable, path_of: Callable) -> list[str]:
-    """``path_of(cohort, slide_id)`` for every slide the run trains on (slides, masks)."""
-    return [path_of(c, s) for c in runs[run]["cohorts"]
-            for s in run_slide_ids(runs, run, c, slide_ids)]
+def slide_inputs(runs: Mapping, run: str, slide_ids: Callable, files_of: Callable) -> list[str]:
+    """``files_of(cohort, slide_ids)`` (slides, masks or their shard markers) over the
+    cohorts of a run, for the slides it trains on."""
+    return [f for c in runs[run]["cohorts"]
+            for f in files_of(c, run_slide_ids(runs, run, c, slide_ids))]
 
 
 def init_input(runs: Mapping, registry: Mapping, run: str, can_fetch_hub_weights: bool) -> list:
