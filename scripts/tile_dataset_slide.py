@@ -3,6 +3,8 @@
     python scripts/tile_dataset_slide.py --slide S.tif --slide-id tumor_001 \
         --mask-params '{"mpp": 2.0}' --tiling '{"mpp": 0.25, "tile_px": 224, "min_tissue": 0.35}' \
         --max-tiles 10000 --seed 42 --mask-out masks/tumor_001 --out tiles/tumor_001.zarr
+
+The workflow tiles runs of slides with scripts/tile_dataset_shard.py (same steps per slide).
 """
 
 from __future__ import annotations
@@ -10,15 +12,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import tempfile
-from pathlib import Path
 
 from pathfm.cli import json_object, setup_logging
-from pathfm.sources.slide_datasets import sample_tile_store
-from pathfm.wsi.mask import MaskParams
-from pathfm.wsi.mask_slide import mask_slide
-from pathfm.wsi.tile_slide import tile_slide
-from pathfm.wsi.tiling import TilingParams
+from pathfm.sources.slide_datasets import tile_dataset_slide
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="tile store to write")
     a = ap.parse_args(argv)
     setup_logging()
-    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
-    mask_slide(a.slide, a.mask_out, MaskParams.from_dict(a.mask_params), slide_id=a.slide_id)
-    with tempfile.TemporaryDirectory(dir=Path(a.out).parent) as tmp:
-        grid = Path(tmp) / "grid.zarr"
-        tiling = TilingParams.from_dict(a.tiling | {"pixels": False})
-        tile_slide(a.slide, a.mask_out, grid, tiling, slide_id=a.slide_id)
-        summary = sample_tile_store(grid, a.out, a.slide, a.max_tiles, a.seed)
+    summary = tile_dataset_slide(a.slide, a.slide_id, a.mask_params, a.tiling, a.max_tiles, a.seed,
+                                 a.mask_out, a.out)
     logging.info("summary %s", json.dumps(summary))
     return 0
 

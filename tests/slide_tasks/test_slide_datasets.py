@@ -17,6 +17,7 @@ from pathfm.wsi.tiff_writer import write_pyramidal_tiff
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import slide_dataset_table  # noqa: E402
+import tile_dataset_shard  # noqa: E402
 import tile_dataset_slide  # noqa: E402
 
 MASK = {"mpp": 2.0, "saturation_threshold": 8, "min_tissue_area_um2": 2000.0, "max_hole_area_um2": 2000.0}
@@ -92,6 +93,47 @@ def test_panda_slide_tiles_at_half_micron(tmp_path):
     z = zarr.open_group(str(store), mode="r")
     # 1,792 px at 0.25 µm/px = 896 px at 0.5: 4 × 4 tiles, all kept (fewer than max_tiles).
     assert z.attrs["n_tiles"] == z.attrs["n_tissue_tiles"] == 16 and z["pixels"].shape == (16, 224, 224, 3)
+
+
+def test_shard_tiles_its_run_of_slides_and_resumes(tmp_path, monkeypatch):
+    """Shard 1 of 5 slides in runs of 2: slides 3 and 4 of the table, one store and one mask
+    folder each; a rerun after a failure redoes only the slide that was not finished."""
+    rows = []
+    for i in range(5):
+        path = _slide(tmp_path / f"slides/s{i}.tif", 1.0, side=512, tissue=slice(64, 448))
+        rows.append({"slide_id": f"s{i}", "patient": f"s{i}", "path": str(path), "split": "train"})
+    table = tmp_path / "slides.tsv"
+    pd.DataFrame(rows).to_csv(table, sep="\t", index=False)
+    tiles, masks = tmp_path / "tiles/shard00001", tmp_path / "masks/shard00001"
+    args = ["--table", str(table), "--slides-per-job", "2", "--shard", "1", "--mask-params",
+            __import__("json").dumps(MASK), "--tiling", '{"mpp": 1.0, "tile_px": 32, "stride_px": 32, "min_tissue": 0.35}',
+            "--max-tiles", "20", "--seed", "42", "--tiles-out", str(tiles), "--masks-out", str(masks)]
+    calls = []
+    real = tile_dataset_shard.tile_dataset_slide
+
+    def failing_second(path, slide_id, *rest):
+        calls.append(slide_id)
+        if slide_id == "s3":
+            raise RuntimeError("killed")
+        return real(path, slide_id, *rest)
+
+    monkeypatch.setattr(tile_dataset_shard, "tile_dataset_slide", failing_second)
+    with pytest.raises(RuntimeError, match="killed"):
+        tile_dataset_shard.main(args)
+    assert not tiles.exists() and not masks.exists() and calls == ["s2", "s3"]
+    monkeypatch.setattr(tile_dataset_shard, "tile_dataset_slide", lambda *a: calls.append(a[1]) or real(*a))
+    assert tile_dataset_shard.main(args) == 0
+    assert calls == ["s2", "s3", "s3"]  # s2 was finished before the failure
+    assert sorted(p.name for p in tiles.iterdir()) == ["s2.zarr", "s3.zarr"]
+    assert sorted(p.name for p in masks.iterdir()) == ["s2", "s3", "shard.json"]
+    summary = __import__("json").loads((masks / "shard.json").read_text())
+    assert [r["slide_id"] for r in summary["slides"]] == ["s2", "s3"] and summary["n_resumed"] == 1
+    for sid in ("s2", "s3"):
+        z = zarr.open_group(str(tiles / f"{sid}.zarr"), mode="r")
+        # 384 µm of tissue at 1 µm/px: 12 × 12 grid tiles of 32 px, 20 drawn.
+        assert z.attrs["slide_id"] == sid and z.attrs["n_tiles"] == 20 and z["pixels"].shape == (20, 32, 32, 3)
+        assert (masks / sid / "mask.json").is_file()
+    assert not list(tmp_path.glob("*/*.partial"))
 
 
 def test_sample_indices_seeded_sorted_and_capped():

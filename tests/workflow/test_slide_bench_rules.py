@@ -4,7 +4,9 @@ end to end for one model on a tiny rendered cohort."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -93,3 +95,107 @@ def test_tiny_slide_families_run_for_one_model(workdir):
     cls = json.loads((workdir / targets[1]).read_text())
     assert cls["protocol"]["settings"]["n_folds"] == 5 and len(cls["seeds"]) == 5
     assert cls["protocol"]["settings"]["overrides_name"] == "demo"
+
+
+# A fake-format Camelyon16 (eva's validation list puts normal_010 and tumor_001 in 'val'):
+# 14 small tiled TIFFs, 7 per class (GPFM's 5 folds, each with a 5-fold validation split),
+# tumour tissue a darker pink.
+C16_SLIDES = {"training/normal": ["normal_001", "normal_002", "normal_003", "normal_004", "normal_010"],
+              "training/tumor": ["tumor_001", "tumor_002", "tumor_003", "tumor_004", "tumor_006"],
+              "testing/images": ["test_001", "test_002", "test_003", "test_004"]}
+C16_REFERENCE = "test_001,Normal,,\ntest_002,Tumor,Macro,\ntest_003,Normal,,\ntest_004,Tumor,Micro,\n"
+
+
+def _fake_camelyon16(root: Path) -> None:
+    from pathfm.wsi.tiff_writer import write_pyramidal_tiff
+
+    for folder, ids in C16_SLIDES.items():
+        (root / folder).mkdir(parents=True)
+        for sid in ids:
+            rgb = np.full((512, 512, 3), 245, np.uint8)
+            tumor = "tumor" in sid or sid in ("test_002", "test_004")
+            rgb[64:448, 64:448] = (150, 60, 130) if tumor else (210, 130, 180)
+            write_pyramidal_tiff(root / folder / f"{sid}.tif", rgb, mpp=1.0, layout="generic",
+                                 downsamples=(1, 4))
+    (root / "testing/reference.csv").write_text(C16_REFERENCE)
+
+
+def _dataset_config(workdir: Path, models: list[str], per_job: int) -> None:
+    """The demo config with one Camelyon16 classification task (small tiles, few epochs)."""
+    cfg_path = workdir / "config" / "config.yaml"
+    cfg = yaml.safe_load(cfg_path.read_text())
+    cfg["embed"]["models"] = models
+    sb = cfg["slide_bench"]
+    sb["datasets"] = {"camelyon16": {"mpp": 1.0, "tile_px": 32, "min_tissue": 0.35, "max_tiles": 20,
+                                     "seed": 42, "slides_per_job": per_job}}
+    sb["classification"].update(seeds=[0], max_epochs=3, patience=2, batch_size=2,
+                                tasks={"c16": {"slide_dataset": "camelyon16", "label": "metastasis"}})
+    cfg_path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def test_dataset_slide_task_runs_through_shards(workdir):
+    """14 Camelyon16 slides in runs of 4: four tiling jobs, four embedding stores whose
+    'group' names each tile's slide, the pixels removed after embedding, and the results."""
+    _fake_camelyon16(workdir / "results/datasets/camelyon16")
+    _dataset_config(workdir, [RANDOM], per_job=4)
+    targets = [f"results/bench/slide_classification-{p}/c16/{RANDOM}.json" for p in ("eva", "gpfm")]
+    r = snakemake("-c2", *targets, cwd=workdir)
+    assert r.returncode == 0, r.stderr[-4000:]
+    # The jobs after the checkpoint are not in the first job table: count their logs.
+    logs = workdir / "logs"
+    assert sorted(p.name for p in (logs / "tile_dataset_shard/camelyon16").iterdir()) == [
+        f"shard{k:05d}.log" for k in range(4)]
+    assert len(list((logs / f"embed_dataset_shard/{RANDOM}/camelyon16").iterdir())) == 4
+    base = workdir / "results/slide_datasets/camelyon16"
+    table = [line.split("\t")[0] for line in (base / "slides.tsv").read_text().splitlines()[1:]]
+    assert len(table) == 14
+    import zarr
+
+    groups = []
+    for k in range(4):
+        assert not (base / f"tiles/shard{k:05d}").exists()  # temp: gone once embedded
+        masks = base / f"masks/shard{k:05d}"
+        shard_ids = table[4 * k:4 * k + 4]
+        names = sorted(p.name for p in masks.iterdir() if not p.name.startswith("."))  # .snakemake_timestamp
+        assert names == sorted(shard_ids + ["shard.json"])
+        z = zarr.open_group(str(workdir / f"results/embeddings/{RANDOM}/slide_datasets/camelyon16"
+                                f"/shard{k:05d}.zarr"), mode="r")
+        group = [str(g) for g in z["group"][:]]
+        assert list(dict.fromkeys(group)) == shard_ids and len(group) == 20 * len(shard_ids)
+        groups += group
+    assert sorted(set(groups)) == sorted(table)
+    for t in targets:
+        res = json.loads((workdir / t).read_text())
+        assert 0.0 <= res["metrics"]["auc"]["mean"] <= 1.0
+        assert len(res["provenance"]["embeddings"]) == 4
+
+
+def test_dataset_dry_run_counts_one_job_per_shard(workdir):
+    """With the slide table there, 14 slides in runs of 3 are 5 tiling jobs and 5 embedding
+    jobs per model (not 14 and 14 per model)."""
+    root = workdir / "results/datasets/camelyon16"
+    for folder, ids in C16_SLIDES.items():
+        (root / folder).mkdir(parents=True)
+        for sid in ids:
+            (root / folder / f"{sid}.tif").write_bytes(b"")
+    (root / "testing/reference.csv").write_text(C16_REFERENCE)
+    from pathfm.sources.slide_datasets import slide_table
+
+    out = workdir / "results/slide_datasets/camelyon16/slides.tsv"
+    out.parent.mkdir(parents=True)
+    slide_table("camelyon16", root).to_csv(out, sep="\t", index=False)
+    models = [RANDOM, "demo-h0-mini"]
+    _dataset_config(workdir, models, per_job=3)
+    targets = [f"results/bench/slide_classification-eva/c16/{m}.json" for m in models]
+    r = snakemake("-n", "-p", *targets, cwd=workdir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = r.stdout + r.stderr
+    counts = _job_counts(out)
+    assert counts.get("tile_dataset_shard") == 5 and counts.get("embed_dataset_shard") == 10, counts
+    assert "slide_dataset_table" not in counts
+    assert "--slides-per-job 3 --shard 00004" in out
+    # Table order: normal_001-003 | normal_004, normal_010, tumor_001 | tumor_002-004 |
+    # tumor_006, test_001-002 | test_003-004.
+    tiles = "results/slide_datasets/camelyon16/tiles/shard00003"
+    assert (f"--tiles {tiles}/tumor_006.zarr {tiles}/test_001.zarr {tiles}/test_002.zarr"
+            " --dataset-name slide_datasets/camelyon16/shard00003") in out

@@ -34,22 +34,39 @@ def slide_dataset_table_path(name):
     return f"results/slide_datasets/{name}/slides.tsv"
 
 
-def slide_dataset_ids(name):
-    """Slide ids of a Camelyon16 / PANDA cohort, from its table (a checkpoint: input functions only)."""
-    table = checkpoints.slide_dataset_table.get(name=name).output[0]
-    return list(_slide_dataset_rows(table, os.stat(table).st_mtime_ns))
-
-
 @functools.lru_cache(maxsize=None)
 def _slide_dataset_rows(path, mtime_ns):
-    # Read each table version once while the DAG is built, not once per slide job.
+    # Read each table version once while the DAG is built, not once per job.
     with open(path) as f:
         rows = csv.DictReader(f, delimiter="\t")
         return {r["slide_id"]: r["path"] for r in rows}
 
 
-def slide_dataset_path(table, slide_id):
-    return _slide_dataset_rows(table, os.stat(table).st_mtime_ns)[slide_id]
+def slide_dataset_shards(name):
+    """The cohort's slides (table order) in runs of its slides_per_job (a checkpoint:
+    input functions only)."""
+    table = checkpoints.slide_dataset_table.get(name=name).output[0]
+    n = SB_DATASETS[name]["slides_per_job"]
+    return _slide_dataset_shards(table, os.stat(table).st_mtime_ns, n)
+
+
+@functools.lru_cache(maxsize=None)
+def _slide_dataset_shards(path, mtime_ns, n):
+    ids = list(_slide_dataset_rows(path, mtime_ns))
+    return tuple(tuple(ids[r.start : r.stop]) for r in shard_slices(len(ids), n))
+
+
+def slide_dataset_embedding(model, name, shard):
+    return (
+        f"results/embeddings/{model}/slide_datasets/{name}/shard{int(shard):05d}.zarr"
+    )
+
+
+def slide_dataset_runtime(name):
+    """Minutes of a tiling shard: per slide a mask, a grid and max_tiles tile reads
+    (a minute, plus one per 2,000 tiles: Camelyon16 6, PANDA 2)."""
+    spec = SB_DATASETS[name]
+    return 15 + spec["slides_per_job"] * (1 + (spec["max_tiles"] + 1999) // 2000)
 
 
 def slide_dataset_tiling(name):
@@ -108,15 +125,15 @@ for _task, _spec in SB_SEG["tasks"].items():
 
 
 def slide_task_embeddings(model, spec):
-    """Tile embedding stores of a task: one per demo cohort, one per slide of a GDC or
-    Camelyon16 / PANDA cohort."""
+    """Tile embedding stores of a task: one per demo cohort, one per shard of slides of a
+    GDC or Camelyon16 / PANDA cohort (a 'group' array names each tile's slide)."""
     if spec.get("cohort"):
         return [f"results/embeddings/{model}/slide_tasks/{spec['cohort']}.zarr"]
     if spec.get("slide_dataset"):
         name = spec["slide_dataset"]
         return [
-            f"results/embeddings/{model}/slide_datasets/{name}/{s}.zarr"
-            for s in slide_dataset_ids(name)
+            slide_dataset_embedding(model, name, k)
+            for k in range(len(slide_dataset_shards(name)))
         ]
     cohort, tiling = spec["gdc_cohort"], spec["tiling"]
     return [
