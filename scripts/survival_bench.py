@@ -21,6 +21,8 @@ def main(argv=None):
     ap.add_argument("--head", choices=SURVIVAL_MODELS, default="abmil_cox")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--max-epochs", type=int, default=50)
+    ap.add_argument("--coxph-alphas", type=float, nargs="+",
+                    help="meanpool_coxph ridge penalties tried by inner CV (default: the protocol's)")
     ap.add_argument("--overrides-name", default="none", help="name recorded for non-paper settings")
     ap.add_argument("--benchmark", help="benchmark name (default survival-HEAD)")
     ap.add_argument("--task", required=True)
@@ -33,6 +35,8 @@ def main(argv=None):
     per_patient = df.groupby("patient").first().loc[patients]
     protocol = SurvivalProtocol()
     protocol.train.max_epochs = a.max_epochs
+    if a.coxph_alphas:
+        protocol.coxph_alphas = tuple(a.coxph_alphas)
     out = run_survival(pbags, per_patient["time"].to_numpy(), per_patient["event"].to_numpy(),
                        protocol, a.seed, a.head)
     runs, skipped = runs_by_metric(out["runs"])

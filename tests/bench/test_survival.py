@@ -6,7 +6,7 @@ import torch
 from sksurv.metrics import concordance_index_censored
 
 from pathfm.bench.cox import c_index, cox_ph_loss
-from pathfm.bench.survival import SurvivalProtocol, patient_bags, run_survival
+from pathfm.bench.survival import SurvivalProtocol, patient_bags, run_survival, select_coxph_alpha
 
 
 def test_cox_loss_equals_hand_computed_breslow_with_ties():
@@ -56,7 +56,7 @@ def toy_cohort(n: int, seed: int):
 
 def test_meanpool_coxph_ranks_toy_hazard():
     bags, time, event = toy_cohort(80, 0)
-    out = run_survival(bags, time, event, SurvivalProtocol(coxph_alpha=1.0), seed=0,
+    out = run_survival(bags, time, event, SurvivalProtocol(coxph_alphas=(1.0,)), seed=0,
                        model="meanpool_coxph")
     assert len(out["runs"]) == 5 and np.mean([r["c_index"] for r in out["runs"]]) > 0.6
 
@@ -65,3 +65,22 @@ def test_patient_bags_concatenate_slides():
     bags = [np.ones((2, 3)), np.zeros((4, 3)), np.ones((1, 3))]
     merged, ids = patient_bags(bags, np.array(["p1", "p2", "p1"]))
     assert ids.tolist() == ["p1", "p2"] and merged[0].shape == (3, 3) and merged[1].shape == (4, 3)
+
+
+def test_coxph_alpha_selection_prefers_regularisation_on_noise():
+    rng = np.random.default_rng(3)
+    n, d = 40, 200                      # more dimensions than patients, no signal
+    x = rng.normal(size=(n, d))
+    time, event = rng.exponential(1.0, n), rng.integers(0, 2, n)
+    event[:3] = 1
+    alpha, scores = select_coxph_alpha(x, time, event, (1.0, 10.0, 1e4), 3, seed=0)
+    assert set(scores) == {1.0, 10.0, 1e4} and alpha in scores
+    assert scores[alpha] == max(scores.values())
+    assert select_coxph_alpha(x, time, event, (5.0,), 3, seed=0) == (5.0, {})
+
+
+def test_meanpool_coxph_records_selected_alpha():
+    bags, time, event = toy_cohort(80, 0)
+    out = run_survival(bags, time, event, SurvivalProtocol(), seed=0, model="meanpool_coxph")
+    assert all(d["alpha"] in SurvivalProtocol().coxph_alphas for d in out["details"])
+    assert np.mean([r["c_index"] for r in out["runs"]]) > 0.6

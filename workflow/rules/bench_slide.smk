@@ -191,10 +191,12 @@ rule survival_bench:
         table=lambda w, input: slide_task_table_args(input, "labels.tsv"),
         seed=SB_SURV["seed"],
         max_epochs=SB_SURV["max_epochs"],
+        alphas=" ".join(str(a) for a in SB_SURV["coxph_alphas"]),
         name=SB_SURV["overrides_name"],
     shell:
         "python {params.script} --features {input.features} {params.table}"
         " --head {wildcards.head} --seed {params.seed} --max-epochs {params.max_epochs}"
+        " --coxph-alphas {params.alphas}"
         " --overrides-name {params.name} --task {wildcards.task} --model {wildcards.model}"
         " --out {output} > {log} 2>&1"
 
