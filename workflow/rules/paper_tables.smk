@@ -127,6 +127,13 @@ rule h0mini_table2_eva:
         multiext("results/tables/h0mini_table2_eva", ".csv", ".md", ".tex"),
 
 
+# H0-mini's "distilled vs trained from scratch" comparison (the paper sets H0-mini beside
+# Phikon); here the same student and steps with and without the teacher.
+rule h0mini_distilled_vs_scratch:
+    input:
+        multiext("results/tables/h0mini_distilled_vs_scratch", ".csv", ".md", ".tex"),
+
+
 rule kaiko_table1_linear_probe:
     input:
         multiext("results/tables/kaiko_table1_linear_probe", ".csv", ".md", ".tex"),

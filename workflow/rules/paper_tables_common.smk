@@ -8,6 +8,7 @@ TABLES = config["tables"]
 PAPER_TABLE_KINDS = {
     "h0mini_table1_hest": "table",
     "h0mini_table2_eva": "table",
+    "h0mini_distilled_vs_scratch": "table",
     "kaiko_table1_linear_probe": "table",
     "kaiko_table8_linear_probe_std": "table",
     "kaiko_table2_magnification": "table",
