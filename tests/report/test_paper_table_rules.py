@@ -11,7 +11,7 @@ from .conftest import snakemake
 pytestmark = pytest.mark.workflow
 
 TARGETS = (
-    "h0mini_table1_hest", "h0mini_table2_eva", "kaiko_table1_linear_probe",
+    "h0mini_table1_hest", "h0mini_table2_eva", "h0mini_distilled_vs_scratch", "kaiko_table1_linear_probe",
     "kaiko_table8_linear_probe_std", "kaiko_table2_magnification", "kaiko_table3_wsi_fraction",
     "kaiko_table4_distinct_patches", "kaiko_fig1_init", "kaiko_fig4_dino_vs_dinov2",
     "kaiko_fig6_unsupervised", "gpfm_fig8_expert_distillation",
