@@ -6,7 +6,9 @@ import torch
 from sksurv.metrics import concordance_index_censored
 
 from pathfm.bench.cox import c_index, cox_ph_loss
-from pathfm.bench.survival import SurvivalProtocol, patient_bags, run_survival, select_coxph_alpha
+from pathfm.bench.splits import grouped_kfold
+from pathfm.bench.survival import (SurvivalProtocol, fit_meanpool_coxph, patient_bags, run_survival,
+                                   select_coxph_alpha)
 
 
 def test_cox_loss_equals_hand_computed_breslow_with_ties():
@@ -67,15 +69,22 @@ def test_patient_bags_concatenate_slides():
     assert ids.tolist() == ["p1", "p2"] and merged[0].shape == (3, 3) and merged[1].shape == (4, 3)
 
 
-def test_coxph_alpha_selection_prefers_regularisation_on_noise():
+def test_coxph_alpha_selection_scores_inner_folds_and_breaks_ties_to_larger_alpha():
     rng = np.random.default_rng(3)
-    n, d = 40, 200                      # more dimensions than patients, no signal
+    n, d = 40, 200                      # more dimensions than patients
     x = rng.normal(size=(n, d))
     time, event = rng.exponential(1.0, n), rng.integers(0, 2, n)
     event[:3] = 1
     alpha, scores = select_coxph_alpha(x, time, event, (1.0, 10.0, 1e4), 3, seed=0)
-    assert set(scores) == {1.0, 10.0, 1e4} and alpha in scores
+    folds = grouped_kfold(event, np.arange(n), 3, 0)
+    for a in (1.0, 10.0, 1e4):          # each score: mean test C-index of the inner folds
+        direct = [concordance_index_censored(event[va].astype(bool), time[va],
+                                             fit_meanpool_coxph(x[tr], time[tr], event[tr], a)(x[va]),
+                                             tied_tol=1e-8)[0] for tr, va in folds]
+        assert scores[a] == pytest.approx(np.mean(direct), abs=1e-12)
     assert scores[alpha] == max(scores.values())
+    # Constant features: every alpha predicts equal risks (C = 0.5); the largest is kept.
+    assert select_coxph_alpha(np.ones((n, 5)), time, event, (1.0, 10.0), 3, seed=0)[0] == 10.0
     assert select_coxph_alpha(x, time, event, (5.0,), 3, seed=0) == (5.0, {})
 
 
