@@ -13,7 +13,10 @@ with that run's exact settings (batch, crops, heads) and random weights:
   steps (timed by wrapping them);
 - ``share_student_fwd_bwd``: the student backbone's forward + backward on the same
   crops, timed alone;
-- ``share_heads_loss_optim_ema``: the rest of the step.
+- ``share_heads_loss_optim_ema``: the rest of the step;
+- ``tflop_per_step`` (matmul, convolution and attention FLOPs of one full step, forward
+  and backward, counted by torch.utils.flop_counter), ``achieved_tflops`` and, with a
+  known peak (``--peak-tflops`` or the CUDA device's dense bf16/fp16 peak), ``mfu``.
 
 Random crops stand in for data (bench_online_patching.py measures the data side).
 On a GPU, ``--runs h0-mini-repro --config config/paper.yaml --batch-size 64`` times a
@@ -29,6 +32,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from torch.utils.flop_counter import FlopCounterMode
 
 from pathfm.io import write_json_atomic
 from pathfm.models.heads import DINOHead
@@ -93,6 +97,24 @@ class _Timed:
         return out
 
 
+# Dense bf16/fp16 tensor-core peaks (TFLOP/s) from the vendors' data sheets, by device name.
+PEAK_TFLOPS_16BIT = {"H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H100 PCIe": 756.0, "H100 NVL": 835.0,
+                     "H200": 989.4, "A100": 312.0, "L40S": 362.0}
+
+
+def peak_tflops(device: torch.device, precision: str) -> float | None:
+    if device.type != "cuda" or precision not in ("bf16", "fp16"):
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((v for k, v in PEAK_TFLOPS_16BIT.items() if k in name), None)
+
+
+def step_flops(fn) -> int:
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -110,7 +132,7 @@ def timed(fn, n: int, device: torch.device, warmup: int = 2) -> float:
 
 
 def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision: str,
-              batch_override: int | None) -> dict:
+              batch_override: int | None, peak: float | None = None) -> dict:
     torch.manual_seed(0)
     if batch_override:
         cfg["global_batch_size"] = batch_override
@@ -140,6 +162,7 @@ def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision:
         loss.backward()
         backbone.zero_grad(set_to_none=True)
 
+    flops = step_flops(full_step)
     timers = [_Timed(m, device) for m in frozen_models]
     t_full = timed(full_step, steps, device)
     teacher_s = sum(t.seconds for t in timers) / (steps + 2)  # warmup steps were timed too
@@ -152,6 +175,8 @@ def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision:
         "share_teacher_forward": teacher_s / t_full,
         "share_student_fwd_bwd": t_student / t_full,
         "share_heads_loss_optim_ema": max(0.0, 1.0 - (teacher_s + t_student) / t_full),
+        "tflop_per_step": flops / 1e12, "achieved_tflops": flops / t_full / 1e12,
+        "peak_tflops": peak, "mfu": flops / t_full / 1e12 / peak if peak else None,
     }
 
 
@@ -165,6 +190,8 @@ def main(argv=None) -> int:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default=None,
                         help="default: each run's own setting")
+    parser.add_argument("--peak-tflops", type=float,
+                        help="device peak for the MFU (default: known CUDA devices at bf16/fp16)")
     args = parser.parse_args(argv)
     runs = yaml.safe_load(Path(args.config).read_text())["distill"]["runs"]
     _, configs = resolve_runs(runs)
@@ -174,7 +201,8 @@ def main(argv=None) -> int:
         cfg = configs[name]
         precision = args.precision or (cfg["precision"] if cfg["method"] == "h0mini"
                                        else cfg["ssl"]["precision"])
-        results.append(bench_run(name, cfg, args.steps, device, precision, args.batch_size))
+        peak = args.peak_tflops or peak_tflops(device, precision)
+        results.append(bench_run(name, cfg, args.steps, device, precision, args.batch_size, peak))
         print(json.dumps(results[-1]), flush=True)
     write_json_atomic(args.out, {"device": str(device), "torch_threads": torch.get_num_threads(),
                                  "results": results})
