@@ -135,3 +135,21 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(registry, tmp_path):
     state = load_checkpoint(last)
     assert state["step"] == 10
     assert all(torch.isfinite(v).all() for v in state["task"].values() if v.is_floating_point())
+
+
+def test_rerun_with_other_settings_starts_over_instead_of_resuming(registry, tmp_path):
+    short = tiny_config(registry, objective="dinov2", steps=10, checkpoint_every=5, log_every=5)
+    run(short, SyntheticMultiCrop(), tmp_path / "run", resume=True)
+    # Other bookkeeping only: the finished run resumes at its last step, nothing is set aside.
+    run({**short, "log_every": 2}, SyntheticMultiCrop(), tmp_path / "run", resume=True)
+    assert not (tmp_path / "run" / "checkpoints.stale").exists()
+    # Longer: its schedules differ, so it must not continue from the short run's step 10.
+    long = {**short, "steps": 20}
+    run(long, SyntheticMultiCrop(), tmp_path / "run", resume=True)
+    assert (tmp_path / "run" / "checkpoints.stale" / "step_00000010.pt").exists()
+    assert (tmp_path / "run" / "log.stale.jsonl").exists()
+    assert [r["step"] for r in _log(tmp_path / "run")] == [5, 10, 15, 20]
+    run(long, SyntheticMultiCrop(), tmp_path / "fresh", resume=False)
+    rerun, fresh = _weights(tmp_path / "run"), _weights(tmp_path / "fresh")
+    for k in fresh:
+        assert torch.equal(rerun[k], fresh[k]), k

@@ -81,7 +81,7 @@ from pathfm.train.distill_monitor import build_monitor, card_summary
 from pathfm.train.ema import ema_update_, make_frozen_copy
 from pathfm.train.export import export_model
 from pathfm.train.frozen_encoder import FrozenEncoder, load_frozen
-from pathfm.train.loop import LoopConfig, fit
+from pathfm.train.loop import LoopConfig, fit, set_aside_stale_run
 from pathfm.train.masking import sample_masks
 from pathfm.train.param_groups import param_groups
 from pathfm.train.schedules import CosineSchedule, scaled_lr
@@ -343,6 +343,8 @@ def fit_and_export(task: nn.Module, data: Iterable, out_dir: Path, loop_cfg: Loo
     out_dir.mkdir(parents=True, exist_ok=True)
     if not resume:
         (out_dir / "log.jsonl").unlink(missing_ok=True)
+    else:  # before the monitor writes its step-0 record into the log
+        set_aside_stale_run(out_dir, loop_cfg.extra_state.get("config"), info)
     monitor = (build_monitor(monitor_cfg, task, data, out_dir, loop_cfg.log_every, info)
                if monitor_cfg is not None and info.is_main else None)
     if monitor:

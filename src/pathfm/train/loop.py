@@ -21,6 +21,12 @@ Stops and resume:
 - SIGTERM / SIGUSR1 (Slurm pre-emption, ``--signal``) save a checkpoint after the
   current step and exit with ``REQUEUE_EXIT_CODE`` (75, EX_TEMPFAIL: "try
   again"); rerunning the same command resumes.
+- Only a run with the same settings resumes: the first checkpoint writes the run's
+  config (``extra_state["config"]``, minus logging/checkpoint bookkeeping) beside the
+  checkpoints; when a rerun's config differs (Snakemake reruns a rule whose params
+  changed), the old checkpoints and log are set aside as ``*.stale`` and training
+  starts from step 0, since e.g. a longer run resumed from a shorter one's checkpoint
+  follows other schedules than a fresh run.
 - A NaN/inf loss raises ``NonFiniteLossError`` before any update, naming the
   step, the terms and the last good checkpoint, which is left untouched.
 
@@ -33,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import signal
 import threading
 import time
@@ -161,6 +168,45 @@ class _DataStream:
             self._start_epoch(skip=self.in_epoch)
 
 
+RUN_CONFIG = "run_config.json"
+# Settings that do not change what a run computes; they may differ on resume.
+RESUME_NEUTRAL_KEYS = frozenset({"progress", "log_every", "checkpoint_every", "keep_checkpoints"})
+
+
+def run_settings(config) -> str:
+    """Canonical JSON of a run config without the bookkeeping keys."""
+    def strip(v):
+        if isinstance(v, dict):
+            return {str(k): strip(x) for k, x in v.items() if k not in RESUME_NEUTRAL_KEYS}
+        if isinstance(v, (list, tuple)):
+            return [strip(x) for x in v]
+        return v
+    return json.dumps(strip(config), sort_keys=True, default=str)
+
+
+def set_aside_stale_run(out_dir: Path, config: dict | None, info: DistInfo = DistInfo()) -> bool:
+    """Move checkpoints/ and log.jsonl of a run with other settings to ``*.stale``.
+
+    True when something was set aside. Runs without a recorded config (or callers
+    without one) are left to resume as before.
+    """
+    out_dir = Path(out_dir)
+    recorded = out_dir / "checkpoints" / RUN_CONFIG
+    stale = (config is not None and recorded.exists()
+             and recorded.read_text() != run_settings(config))
+    if stale and info.is_main:
+        for name, aside in (("checkpoints", "checkpoints.stale"), ("log.jsonl", "log.stale.jsonl")):
+            src, dst = out_dir / name, out_dir / aside
+            if dst.is_dir():
+                shutil.rmtree(dst)
+            if src.exists():
+                src.replace(dst)
+        print(f"[loop] {out_dir}: checkpoints were made with other settings; set aside as "
+              f"checkpoints.stale, training starts at step 0", flush=True)
+    barrier(info)
+    return stale
+
+
 def build_optimizer(task: nn.Module, cfg: LoopConfig) -> torch.optim.Optimizer:
     groups = task.param_groups()
     return torch.optim.AdamW(groups, lr=0.0, betas=cfg.adamw_betas, weight_decay=0.0)
@@ -183,6 +229,9 @@ def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
     start_step = 0
     last_good: Path | None = None
 
+    run_config = cfg.extra_state.get("config")
+    if resume:
+        set_aside_stale_run(out_dir, run_config, info)
     if resume and (found := ckpt.latest_checkpoint(ckpt_dir)) is not None:
         state = ckpt.load_checkpoint(found)
         task.load_state_dict(state["task"])
@@ -203,6 +252,8 @@ def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
                 "scaler": scaler.state_dict(), "data": stream.state_dict(),
                 "rng_per_rank": rngs, **cfg.extra_state,
             }, keep=cfg.keep_checkpoints)
+            if run_config is not None:
+                (ckpt_dir / RUN_CONFIG).write_text(run_settings(run_config))
         barrier(info)
         return path
 
