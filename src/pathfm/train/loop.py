@@ -21,7 +21,7 @@ Stops and resume:
 - SIGTERM / SIGUSR1 (Slurm pre-emption, ``--signal``) save a checkpoint after the
   current step and exit with ``REQUEUE_EXIT_CODE`` (75, EX_TEMPFAIL: "try
   again"); rerunning the same command resumes.
-- Only a run with the same settings resumes: the first checkpoint writes the run's
+- Only a run with the same settings resumes: each checkpoint records the run's
   config (``extra_state["config"]``, minus logging/checkpoint bookkeeping) beside the
   checkpoints; when a rerun's config differs (Snakemake reruns a rule whose params
   changed), the old checkpoints and log are set aside as ``*.stale`` and training
