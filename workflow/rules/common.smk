@@ -29,28 +29,11 @@ from pathfm.data.slide_shards import shard_of, shard_slices
 from pathfm.manifest import read_manifest
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.tiling import TilingParams
+from pathfm.workflow.validate import validate_config
 
 MASK_PARAMS = MaskParams.from_dict(config["mask"])
 TILINGS = {name: TilingParams.from_dict(v) for name, v in config["tilings"].items()}
-for _name, _tiling in TILINGS.items():
-    if _tiling.name != _name:
-        raise ValueError(
-            f"config tilings.{_name}: the name must be {_tiling.name!r} for these settings"
-        )
-for _cohort, _spec in COHORTS.items():
-    if _spec["source"] == "synthetic" and not _spec.get("n_slides"):
-        raise ValueError(f"config cohorts.{_cohort}: a synthetic cohort needs n_slides")
-    if _spec["source"] == "gdc" and not (
-        _spec.get("projects") or _spec.get("manifest")
-    ):
-        raise ValueError(
-            f"config cohorts.{_cohort}: a gdc cohort needs projects or a manifest"
-        )
-    for _tiling in _spec.get("tilings", []):
-        if _tiling not in TILINGS:
-            raise ValueError(
-                f"config cohorts.{_cohort}.tilings: {_tiling!r} is not defined under 'tilings'"
-            )
+validate_config(config)
 
 
 # Each stage's .smk registers a function returning the files `all` must build, so

@@ -1,30 +1,13 @@
 # Input functions of the paper tables (no rules here): which rows, which cells, which results.
 from pathfm.report.paper_compare import contract_text, parse_cell
 from pathfm.report.tables import read_published
+from pathfm.workflow.tables import PAPERS, TABLE_KINDS, figure_targets, paper_of
 
 TABLES = config["tables"]
 
-# Target -> kind: what scripts/paper_table.py builds. "figure" targets also draw bars.
-PAPER_TABLE_KINDS = {
-    "h0mini_table1_hest": "table",
-    "h0mini_table2_eva": "table",
-    "h0mini_distilled_vs_scratch": "table",
-    "kaiko_table1_linear_probe": "table",
-    "kaiko_table8_linear_probe_std": "table",
-    "kaiko_table2_magnification": "table",
-    "kaiko_table3_wsi_fraction": "table",
-    "kaiko_table4_distinct_patches": "table",
-    "kaiko_fig1_init": "figure",
-    "kaiko_fig4_dino_vs_dinov2": "figure",
-    "kaiko_fig6_unsupervised": "unsupervised",
-    "gpfm_fig8_expert_distillation": "distillation",
-}
-PAPER_FIGURES = [t for t, k in PAPER_TABLE_KINDS.items() if k != "table"]
-PAPERS = ("h0mini", "kaiko", "gpfm")
-
-
-def paper_of(target):
-    return target.split("_", 1)[0]
+# Target -> kind (pathfm.workflow.tables, which the config checks also read).
+PAPER_TABLE_KINDS = TABLE_KINDS
+PAPER_FIGURES = figure_targets()
 
 
 def table_config(target):

@@ -1,7 +1,8 @@
 # Input functions and targets of the embed and patch_bench stages (no rules here).
-from pathfm.models.registry import load_registry
+from pathfm.workflow.models import model_registry
 
-REGISTRY = load_registry()
+# Registry models and training runs (derived sweep runs included).
+REGISTRY = model_registry(config)
 EMBED = config["embed"]
 
 

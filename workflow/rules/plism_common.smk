@@ -3,14 +3,6 @@
 # patch_bench_common.smk, included by embed.smk before this file.
 PLISM = config["plism"]
 PLISM_SETS = PLISM["sets"]
-for _name, _spec in PLISM_SETS.items():
-    _st, _, _sc = _spec["reference"].partition("_")
-    if _st not in _spec["stainings"] or _sc not in _spec["scanners"]:
-        raise ValueError(
-            f"config plism.sets.{_name}: the reference {_spec['reference']} must be one of its slides"
-        )
-    if _spec["source"] == "raw" and not _spec.get("raw_dir"):
-        raise ValueError(f"config plism.sets.{_name}: a raw set needs raw_dir")
 
 
 def plism_sets(*sources):

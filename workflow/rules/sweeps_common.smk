@@ -1,14 +1,9 @@
 # Functions of the ablation sweeps (no rules here): sweep_models(sweep) gives the tables
 # {value label: model} per sweep; ablation_targets() the linear-probe results to make.
 from pathfm import sweeps as sw
-from pathfm.models.registry import trained_entries
 
 SWEEPS = config["sweeps"]
 ABLATION = config["ablation"]
-
-# Derived runs have no entry in config/models.yaml; they embed as their base architecture
-# with the weights train_ssl writes (scripts/embed.py resolves them through the card).
-REGISTRY.update(trained_entries(TRAIN_RUNS, MODEL_REGISTRY))
 
 
 def _available(model):
@@ -47,25 +42,6 @@ def ablation_models():
     models = [m for s in sweep_names() for m in sweep_models(s).values()]
     models += [m for m in ABLATION["models"] if _available(m)]
     return list(dict.fromkeys(models))
-
-
-def _check_ablation():
-    lp, tp53 = PB["linear_probe"], PB["tp53"]
-    for task in ablation_tasks():
-        if task not in lp["tasks"] and task not in tp53["tasks"]:
-            raise ValueError(
-                f"config ablation.tasks: {task!r} is neither in patch_bench.linear_probe.tasks"
-                f" {lp['tasks']} nor in patch_bench.tp53.tasks {tp53['tasks']}"
-            )
-    for protocol in ablation_protocols():
-        if protocol not in lp["protocols"]:
-            raise ValueError(
-                f"config ablation.protocols: {protocol!r} is not in"
-                f" patch_bench.linear_probe.protocols {lp['protocols']}"
-            )
-
-
-_check_ablation()
 
 
 def ablation_targets():

@@ -10,7 +10,6 @@ from pathfm.sweeps import with_sweep_runs
 TRAIN = config.get("train", {})
 TRAIN_RUNS = with_sweep_runs(TRAIN.get("runs", {}), config.get("sweeps"))
 MODEL_REGISTRY = load_registry(TRAIN.get("registry"))
-tr.check_runs(TRAIN_RUNS, COHORTS, MODEL_REGISTRY)
 
 
 rule train_ssl:
