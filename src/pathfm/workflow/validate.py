@@ -15,7 +15,7 @@ import yaml
 
 from pathfm.workflow.tables import PAPERS, TABLE_KINDS
 
-# The repository's schemas (the workflow runs from a checkout; see docs/architecture.md).
+# The repository's schemas: the workflow always runs from a checkout (editable install).
 SCHEMAS = Path(__file__).resolve().parents[3] / "workflow" / "schemas"
 
 Check = Callable[[Mapping], None]
