@@ -1,7 +1,8 @@
 """The local one-node Slurm cluster (tools/slurm_local.sh), started for the cluster tests.
 
 The session fixture ``slurm_env`` starts it when Slurm is installed (and skips the
-test, saying why, when not) and stops it at the end. With the Slurm plugin
+test, saying why, when not; fails instead when $PATHFM_CI_EXPECT names ``slurm``, as
+.ci/run sets it) and stops it at the end. With the Slurm plugin
 installed, every snakemake start probes ``scontrol show config``: instant with no
 config or a live controller, ~10 s with a config whose controller is down. The
 script removes its /etc/slurm/slurm.conf on stop, so after the cluster tests the
@@ -19,6 +20,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from tests.ci_expect import skip_or_fail
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -55,7 +58,7 @@ def slurm_env():
     cluster that was already running before the tests is left running.
     """
     if reason := slurm_missing():
-        pytest.skip(reason)
+        skip_or_fail("slurm", reason)
     env = {**os.environ,
            "PATH": f"{BIN}{os.pathsep}/usr/sbin{os.pathsep}{os.environ.get('PATH', '')}"}
     state = Path(os.environ.get("PATHFM_SLURM_DIR", f"/tmp/pathfm-slurm-{os.getuid()}"))
@@ -72,7 +75,7 @@ def slurm_env():
         if start.returncode != 0:
             logs = "".join((state / f"{d}.log").read_text()[-2000:]
                            for d in ("slurmctld", "slurmd") if (state / f"{d}.log").exists())
-            pytest.skip(f"the local Slurm did not start: {start.stderr.strip()}\n{logs}")
+            skip_or_fail("slurm", f"the local Slurm did not start: {start.stderr.strip()}\n{logs}")
         users.write_text(str(count + 1))
     env["SLURM_CONF"] = str(state / "slurm.conf")
     yield env

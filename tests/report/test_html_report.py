@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.ci_expect import skip_or_fail
+
 from .conftest import snakemake
 
 pytestmark = pytest.mark.workflow
@@ -48,8 +50,9 @@ def _rendered(report: Path, tmp: Path) -> dict:
     return json.loads(text.replace("&amp;", "&"))
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (Debian package 'chromium')")
 def test_report_shows_every_table_and_figure(workdir, tmp_path):
+    if CHROMIUM is None:
+        skip_or_fail("chromium", "chromium not installed (Debian package 'chromium')")
     config = yaml.safe_load((workdir / "config" / "config.yaml").read_text())
     config["tables"]["models"] = []
     config["sweeps"]["axes"] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
+
+from tests.dry_run import job_counts
 
 from .conftest import snakemake
 
@@ -19,17 +20,12 @@ TARGETS = (
 FIGURES = [t for t in TARGETS if "_fig" in t]
 
 
-def _job_counts(stdout: str) -> dict[str, int]:
-    table = stdout.split("Job stats:")[-1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
-
-
 @pytest.mark.parametrize("configfile", [None, "config/paper.yaml"], ids=["demo", "paper"])
 def test_every_table_target_dry_runs(workdir, configfile):
     args = ["--configfile", configfile, "--"] if configfile else []
     result = snakemake("-n", "--cores", "1", *args, *TARGETS, cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     for target in TARGETS:
         assert counts[target] == 1
     assert counts["paper_figure"] == len(FIGURES)
@@ -39,6 +35,6 @@ def test_every_table_target_dry_runs(workdir, configfile):
 def test_all_ends_with_report_inputs_and_runtime_summary(workdir):
     result = snakemake("-n", "--cores", "1", "all", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     assert counts["runtime_summary"] == 1 and counts["provenance"] == 1
     assert counts["paper_table"] + counts["paper_figure"] == len(TARGETS)

@@ -122,12 +122,25 @@ def test_retry_after_honoured_on_429_and_503_backoff(fake_gdc, slide_file, tmp_p
     assert res.attempts == 3 and (tmp_path / "a.svs").read_bytes() == content
 
 
-def test_retry_after_really_waits(fake_gdc, slide_file, tmp_path):
+def test_retry_after_really_waits(fake_gdc, slide_file, tmp_path, monkeypatch):
+    """Without an injected ``sleep`` the Retry-After wait goes to the real ``time.sleep``.
+
+    Checked without a clock: the default is ``time.sleep`` itself, and a call that passes
+    no ``sleep`` hands the server's Retry-After to that default (swapped for a recorder).
+    """
+    import inspect
+
+    from pathfm.sources import http
+
+    assert inspect.signature(download_file).parameters["sleep"].default is time.sleep
+    assert inspect.signature(http.with_retries).parameters["sleep"].default is time.sleep
+    waits = []
+    monkeypatch.setitem(download_file.__kwdefaults__, "sleep", waits.append)
     fid, content = slide_file
     fake_gdc.fault(fid, ("status", 429, 1))
-    t0 = time.perf_counter()
-    _get(fake_gdc, fid, content, tmp_path / "a.svs")
-    assert time.perf_counter() - t0 >= 0.95
+    res = _get(fake_gdc, fid, content, tmp_path / "a.svs")
+    assert waits == [1.0] and res.attempts == 2
+    assert (tmp_path / "a.svs").read_bytes() == content
 
 
 def test_server_ignoring_range_restarts_cleanly(fake_gdc, slide_file, tmp_path):

@@ -9,14 +9,10 @@ import yaml
 
 from pathfm.config_defaults import fill_defaults
 from pathfm.sweeps import sweep_runs
+from tests.dry_run import job_counts
 from tests.workflow.conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
-
-
-def _job_counts(stdout: str) -> dict[str, int]:
-    table = stdout.split("Job stats:")[-1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
 
 
 def _config(path) -> dict:
@@ -36,7 +32,7 @@ def test_demo_sweeps_dry_run(workdir):
     cfg = _config(workdir / "config" / "config.yaml")
     result = snakemake("-n", "--cores", "1", "ablation_only", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     points = _distinct_points(cfg) - set(cfg["train"]["runs"])
     # One training job per distinct point (the shared baseline once), one WSI subset.
     assert counts["train_ssl"] >= len(points) == 6
@@ -61,7 +57,7 @@ def test_paper_sweeps_dry_run(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--",
                        "ablation_only", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     points = _distinct_points(cfg)
     # kaiko: 7 magnifications + 3 WSI subsets + 4 distinct-patch limits + 2 inits +
     # 4 DINOv2 runs, the 100-epoch baseline shared by four sweeps.

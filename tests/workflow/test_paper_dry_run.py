@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 import uuid
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from tests.dry_run import job_counts
 
 from .conftest import snakemake
 
@@ -34,16 +35,11 @@ def placeholder_manifest(cohort: str, n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _job_counts(stdout: str) -> dict[str, int]:
-    table = stdout.split("Job stats:")[-1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
-
-
 def test_paper_dry_run_starts_with_the_gdc_queries(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--", "all",
                        cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     assert counts["gdc_manifest"] == len(PAPER_COHORTS)
     assert counts["gdc_labels"] == 2
     assert "demo" not in result.stdout  # the demo config is replaced, not merged
@@ -58,7 +54,7 @@ def test_paper_dry_run_resolves_every_download_job(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--", "all",
                        cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     # Paper cohorts run their per-slide steps in shards of slides_per_job (50) slides.
     shards = {c: math.ceil(n / 50) for c, n in sizes.items()}
     assert counts["download_slide_shard"] == sum(shards.values())

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import yaml
 
 from pathfm.wsi.tile_store import open_tile_store
+
+from tests.dry_run import job_counts
 
 from .conftest import snakemake
 
@@ -16,15 +17,10 @@ pytestmark = pytest.mark.workflow
 TARGETS = ("h0mini_table3_plism", "h0mini_fig1_robustness", "h0mini_fig4_scanner_vs_staining")
 
 
-def _job_counts(stdout: str) -> dict[str, int]:
-    table = stdout.split("Job stats:")[-1]
-    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
-
-
 def test_demo_targets_dry_run(workdir):
     result = snakemake("-n", "--cores", "1", *TARGETS, cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     assert counts["synth_plism"] == 1
     assert counts["plism_register"] == 21  # one job per slide, the reference's an identity
     assert counts["plism_tiles"] == 1
@@ -37,7 +33,7 @@ def test_paper_targets_dry_run_start_from_hub_tiles(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--", *TARGETS,
                        cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     assert counts["plism_fetch_hub"] == 21
     assert counts["plism_hub_tiles"] == 1
     assert "plism_register" not in counts
@@ -58,7 +54,7 @@ def test_paper_raw_source_registers_every_slide(workdir):
     result = snakemake("-n", "--cores", "1", "--configfile", "config/paper_raw.yaml", "--",
                        "results/plism/plism_h0mini/tiles", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = _job_counts(result.stdout)
+    counts = job_counts(result.stdout)
     assert counts["plism_register"] == 21 and counts["plism_tiles"] == 1
 
 

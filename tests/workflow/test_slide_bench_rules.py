@@ -10,21 +10,14 @@ import numpy as np
 import pytest
 import yaml
 
+from tests.dry_run import job_counts
+
 from .conftest import snakemake
 
 pytestmark = [pytest.mark.workflow]
 
 RANDOM = "demo-vit-s8-random"
 DEMO_MODELS = ("demo-vit-s8", RANDOM, "demo-h-optimus", "demo-h0-mini", "demo-gpfm")
-
-
-def _job_counts(out: str) -> dict[str, int]:
-    counts = {}
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 def slide_targets(model: str, grade: bool = True) -> list[str]:
@@ -38,7 +31,7 @@ def slide_targets(model: str, grade: bool = True) -> list[str]:
 def test_demo_dry_run_ranks_every_demo_model(workdir):
     r = snakemake("-n", "gpfm_rank_cd", *slide_targets(RANDOM), cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
-    counts = _job_counts(r.stdout + r.stderr)
+    counts = job_counts(r.stdout + r.stderr)
     n = len(DEMO_MODELS)
     expected = {"build_slide_tasks": 1, "embed_slide_tasks": n, "slide_classification": 4 * n,
                 "survival_bench": 2 * n, "retrieval_bench": n + 1, "segmentation_bench": n,
@@ -190,7 +183,7 @@ def test_dataset_dry_run_counts_one_job_per_shard(workdir):
     r = snakemake("-n", "-p", *targets, cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
     out = r.stdout + r.stderr
-    counts = _job_counts(out)
+    counts = job_counts(out)
     assert counts.get("tile_dataset_shard") == 5 and counts.get("embed_dataset_shard") == 10, counts
     assert "slide_dataset_table" not in counts
     assert "--slides-per-job 3 --shard 00004" in out
