@@ -26,6 +26,7 @@ include: "workflow/rules/embed.smk"
 include: "workflow/rules/bench_patch.smk"
 include: "workflow/rules/plism.smk"
 include: "workflow/rules/bench_slide.smk"
+include: "workflow/rules/bench_slide_datasets.smk"
 include: "workflow/rules/sweeps.smk"
 include: "workflow/rules/paper_tables.smk"
 
@@ -33,19 +34,19 @@ include: "workflow/rules/paper_tables.smk"
 rule all:
     default_target: True
     input:
-        **all_target_inputs(),
+        **PLAN.all_inputs(),
 
 
 rule tiles_only:
     input:
-        **per_cohort_inputs(all_tile_stores),
+        **PLAN.cohort_inputs("tiles"),
 
 
 rule masks_only:
     input:
-        **per_cohort_inputs(all_masks),
+        **PLAN.cohort_inputs("masks"),
 
 
 rule slides_only:
     input:
-        **per_cohort_inputs(all_slides),
+        **PLAN.cohort_inputs("slides"),

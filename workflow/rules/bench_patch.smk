@@ -1,27 +1,28 @@
 # Patch-level benchmarks: task datasets (demo: rendered; paper: fetched), eva linear
 # probing (both protocol versions), HEST regression, TP53 and unsupervised metrics.
-# One result per (benchmark, task, model): results/bench/{benchmark}/{task}/{model}.json.
+# One result per (benchmark, task, model): pathfm.workflow.paths.bench_result.
+include: "common.smk"
 
 
 rule build_demo_dataset:
     output:
-        directory("results/datasets/{dataset}"),
+        directory(paths.dataset_dir("{dataset}")),
     log:
         "logs/build_demo_dataset/{dataset}.log",
     benchmark:
         "runtime/build_demo_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=wildcard_choice(datasets_of("demo")),
+        dataset=wildcard_choice(PLAN.patch.datasets_of("demo")),
     conda:
         CONDA_ENV
     resources:
         mem_mb=3000,
         runtime=10,
     params:
-        script=script("build_demo_dataset.py"),
-        kind=lambda w: DATASETS[w.dataset]["kind"],
-        seed=lambda w: DATASETS[w.dataset].get("seed", 0),
-        extra=lambda w: as_json(DATASETS[w.dataset].get("params", {})),
+        script=PLAN.script("build_demo_dataset.py"),
+        kind=lambda w: PLAN.patch.dataset(w.dataset)["kind"],
+        seed=lambda w: PLAN.patch.dataset(w.dataset)["seed"],
+        extra=lambda w: as_json(PLAN.patch.dataset(w.dataset)["params"]),
     shell:
         "python {params.script} --dataset {params.kind} --out {output} --seed {params.seed}"
         " --params {params.extra:q} > {log} 2>&1"
@@ -29,13 +30,13 @@ rule build_demo_dataset:
 
 rule fetch_dataset:
     output:
-        directory("results/datasets/{dataset}"),
+        directory(paths.dataset_dir("{dataset}")),
     log:
         "logs/fetch_dataset/{dataset}.log",
     benchmark:
         "runtime/fetch_dataset/{dataset}.tsv"
     wildcard_constraints:
-        dataset=wildcard_choice(datasets_of("fetch")),
+        dataset=wildcard_choice(PLAN.patch.datasets_of("fetch")),
     retries: 2
     conda:
         CONDA_ENV
@@ -43,13 +44,9 @@ rule fetch_dataset:
         mem_mb=4000,
         runtime=600,
     params:
-        script=script("fetch_dataset.py"),
-        kind=lambda w: DATASETS[w.dataset]["kind"],
-        tasks=lambda w: (
-            "--tasks " + " ".join(map(shlex.quote, PB["hest"]["tasks"]))
-            if DATASETS[w.dataset]["kind"] == "hest"
-            else ""
-        ),
+        script=PLAN.script("fetch_dataset.py"),
+        kind=lambda w: PLAN.patch.dataset(w.dataset)["kind"],
+        tasks=lambda w: PLAN.patch.fetch_tasks_arg(w.dataset),
     shell:
         "python {params.script} --dataset {params.kind} --root {output} {params.tasks}"
         " > {log} 2>&1"
@@ -57,18 +54,15 @@ rule fetch_dataset:
 
 rule linear_probe:
     input:
-        embeddings("{model}", "{task}"),
+        paths.embeddings("{model}", "{task}"),
     output:
-        expand(
-            "results/bench/linear_probe-{protocol}/{{task}}/{{model}}.json",
-            protocol=PB["linear_probe"]["protocols"],
-        ),
+        PLAN.patch.lp_outputs(),
     log:
         "logs/linear_probe/{task}/{model}.log",
     benchmark:
         "runtime/linear_probe/{task}/{model}.tsv"
     wildcard_constraints:
-        task=wildcard_choice(PB["linear_probe"]["tasks"]),
+        task=wildcard_choice(PLAN.patch.lp["tasks"]),
         model="[^/]+",
     conda:
         CONDA_ENV
@@ -76,14 +70,11 @@ rule linear_probe:
         mem_mb=4000,
         runtime=60,
     params:
-        script=script("linear_probe.py"),
-        pairs=lambda w, output: " ".join(
-            f"--protocol {p} --out {o}"
-            for p, o in zip(PB["linear_probe"]["protocols"], output)
-        ),
-        overrides=as_json(PB["linear_probe"]["overrides"]),
-        overrides_name=PB["linear_probe"]["overrides_name"],
-        seed=PB["linear_probe"]["seed"],
+        script=PLAN.script("linear_probe.py"),
+        pairs=lambda w, output: PLAN.patch.lp_pairs(list(output)),
+        overrides=as_json(PLAN.patch.lp["overrides"]),
+        overrides_name=PLAN.patch.lp["overrides_name"],
+        seed=PLAN.patch.lp["seed"],
     shell:
         "python {params.script} --embeddings {input} --task {wildcards.task} {params.pairs}"
         " --overrides {params.overrides:q} --overrides-name {params.overrides_name}"
@@ -92,17 +83,17 @@ rule linear_probe:
 
 rule hest_bench:
     input:
-        store=lambda w: embeddings(w.model, f"{hest_dataset()}-{w.task}"),
-        dataset=lambda w: f"results/datasets/{hest_dataset()}",
+        store=lambda w: paths.embeddings(w.model, f"{PLAN.patch.hest_dataset()}-{w.task}"),
+        dataset=lambda w: paths.dataset_dir(PLAN.patch.hest_dataset()),
     output:
-        "results/bench/hest-{pooling}/{task}/{model}.json",
+        paths.bench_result("hest-{pooling}", "{task}", "{model}"),
     log:
         "logs/hest_bench/{pooling}/{task}/{model}.log",
     benchmark:
         "runtime/hest_bench/{pooling}/{task}/{model}.tsv"
     wildcard_constraints:
-        pooling=wildcard_choice([pooling_slug(p) for p in PB["hest"]["poolings"]]),
-        task=wildcard_choice(PB["hest"]["tasks"]),
+        pooling=wildcard_choice(PLAN.patch.hest_slugs()),
+        task=wildcard_choice(PLAN.patch.hest["tasks"]),
         model="[^/]+",
     conda:
         CONDA_ENV
@@ -110,23 +101,9 @@ rule hest_bench:
         mem_mb=8000,
         runtime=60,
     params:
-        script=script("hest_bench.py"),
-        pooling=lambda w: {pooling_slug(p): p for p in PB["hest"]["poolings"]}[
-            w.pooling
-        ],
-        options=lambda w: " ".join(
-            [f"--pca-dim {PB['hest']['pca_dim']}", f"--seed {PB['hest']['seed']}"]
-            + (
-                [f"--alpha {PB['hest']['alpha']}"]
-                if PB["hest"]["alpha"] is not None
-                else []
-            )
-            + (
-                [f"--extra-genes-file {shlex.quote(PB['hest']['extra_genes_file'])}"]
-                if PB["hest"]["extra_genes_file"]
-                else []
-            )
-        ),
+        script=PLAN.script("hest_bench.py"),
+        pooling=lambda w: PLAN.patch.hest_pooling(w.pooling),
+        options=PLAN.patch.hest_options(),
     shell:
         "python {params.script} --embeddings {input.store} --task-dir {input.dataset}/{wildcards.task}"
         " --pooling {params.pooling:q} {params.options} --benchmark hest-{wildcards.pooling}"
@@ -135,15 +112,15 @@ rule hest_bench:
 
 rule tp53_bench:
     input:
-        embeddings("{model}", "{task}"),
+        paths.embeddings("{model}", "{task}"),
     output:
-        "results/bench/tp53/{task}/{model}.json",
+        paths.bench_result("tp53", "{task}", "{model}"),
     log:
         "logs/tp53_bench/{task}/{model}.log",
     benchmark:
         "runtime/tp53_bench/{task}/{model}.tsv"
     wildcard_constraints:
-        task=wildcard_choice(PB["tp53"]["tasks"]),
+        task=wildcard_choice(PLAN.patch.tp53["tasks"]),
         model="[^/]+",
     conda:
         CONDA_ENV
@@ -151,17 +128,12 @@ rule tp53_bench:
         mem_mb=8000,
         runtime=120,
     params:
-        script=script("tp53_bench.py"),
-        protocol=PB["tp53"]["protocol"],
-        overrides=lambda w: as_json(
-            {
-                **PB["linear_probe"]["overrides"].get(PB["tp53"]["protocol"], {}),
-                **PB["tp53"]["overrides"],
-            }
-        ),
-        name=PB["tp53"]["overrides_name"] or PB["linear_probe"]["overrides_name"],
-        folds=PB["tp53"]["folds"],
-        seed=PB["tp53"]["seed"],
+        script=PLAN.script("tp53_bench.py"),
+        protocol=PLAN.patch.tp53["protocol"],
+        overrides=PLAN.patch.tp53_overrides(),
+        name=PLAN.patch.tp53_overrides_name(),
+        folds=PLAN.patch.tp53["folds"],
+        seed=PLAN.patch.tp53["seed"],
     shell:
         "python {params.script} --embeddings {input} --task {wildcards.task}"
         " --protocol {params.protocol} --overrides {params.overrides:q} --overrides-name {params.name}"
@@ -170,15 +142,15 @@ rule tp53_bench:
 
 rule unsupervised_metrics:
     input:
-        embeddings("{model}", "{task}"),
+        paths.embeddings("{model}", "{task}"),
     output:
-        "results/bench/unsupervised/{task}/{model}.json",
+        paths.bench_result("unsupervised", "{task}", "{model}"),
     log:
         "logs/unsupervised_metrics/{task}/{model}.log",
     benchmark:
         "runtime/unsupervised_metrics/{task}/{model}.tsv"
     wildcard_constraints:
-        task=wildcard_choice(PB["unsupervised"]["tasks"]),
+        task=wildcard_choice(PLAN.patch.uns["tasks"]),
         model="[^/]+",
     conda:
         CONDA_ENV
@@ -186,9 +158,9 @@ rule unsupervised_metrics:
         mem_mb=8000,
         runtime=30,
     params:
-        script=script("unsupervised_metrics.py"),
-        max_samples=PB["unsupervised"]["max_samples"],
-        seed=PB["unsupervised"]["seed"],
+        script=PLAN.script("unsupervised_metrics.py"),
+        max_samples=PLAN.patch.uns["max_samples"],
+        seed=PLAN.patch.uns["seed"],
     shell:
         "python {params.script} --embeddings {input} --task {wildcards.task}"
         " --max-samples {params.max_samples} --seed {params.seed} --out {output} > {log} 2>&1"

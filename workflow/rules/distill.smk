@@ -1,57 +1,43 @@
 # Distillation: H0-mini (frozen teacher -> student) and GPFM (DINOv2 + frozen experts).
-# Each entry of distill.runs is one model trained on one cohort's tile stores. Checkpoints
+# Each entry of distill.runs is one model trained on one cohort's tile stores; a run with
+# `scratch_of: <run>` is that run's from-scratch twin (DINOv2, no teacher). Checkpoints
 # under results/train/{model}/ are not outputs, so a failed or pre-empted job resumes.
-from pathfm.train.distill_workflow import frozen_weight_inputs, launcher, resolve_runs
+include: "common.smk"
 
-# Resolved now, so a typo in a run config stops the workflow before any job runs.
-# A run with `scratch_of: <run>` is that run's from-scratch twin (DINOv2, no teacher).
-DISTILL_RUNS, DISTILL_CONFIGS = resolve_runs(config.get("distill", {}).get("runs", {}))
-DISTILL_PRODUCED = set(globals().get("TRAIN_RUNS", {})) | set(DISTILL_RUNS)
+
+from pathfm.train.distill_workflow import launcher as distill_launcher
 
 
 rule distill:
     input:
-        frozen=lambda w: frozen_weight_inputs(
-            DISTILL_CONFIGS[w.model], DISTILL_PRODUCED, hasattr(rules, "fetch_weights")
-        ),
-        tiles=lambda w: slide_files(
-            DISTILL_RUNS[w.model]["cohort"],
-            "tiles",
-            tiling=DISTILL_RUNS[w.model]["tiling"],
-        ),
-        manifest=lambda w: ancient(manifest_path(DISTILL_RUNS[w.model]["cohort"])),
+        frozen=lambda w: PLAN.training.frozen_inputs(w.model),
+        tiles=lambda w: PLAN.training.distill_tiles(w.model),
+        manifest=lambda w: ancient(PLAN.training.distill_manifest(w.model)),
     output:
-        weights="results/models/{model}/weights.safetensors",
+        weights=paths.model_weights("{model}"),
         card="results/models/{model}/card.yaml",
     log:
         "logs/distill/{model}.log",
     benchmark:
         "runtime/distill/{model}.tsv"
     wildcard_constraints:
-        model=wildcard_choice(list(DISTILL_RUNS)),
+        model=wildcard_choice(PLAN.training.distill_runs),
     conda:
         CONDA_ENV
     resources:
-        mem_mb=lambda w: DISTILL_RUNS[w.model].get("mem_mb", 8000),
-        runtime=lambda w: DISTILL_RUNS[w.model].get("runtime", 60),
-        gpu=lambda w: DISTILL_RUNS[w.model].get("gpu", 0),
+        mem_mb=lambda w: PLAN.training.distill_resource(w.model, "mem_mb"),
+        runtime=lambda w: PLAN.training.distill_resource(w.model, "runtime"),
+        gpu=lambda w: PLAN.training.distill_resource(w.model, "gpu"),
     params:
-        script=script("distill.py"),
-        launcher=lambda w, resources: launcher(resources, script("launch.py")),
-        config=lambda w: as_json(DISTILL_CONFIGS[w.model]),
-        tiles_dir=lambda w: "results/tiles/{cohort}/{tiling}".format(
-            **DISTILL_RUNS[w.model]
-        ),
-        slides_dir=lambda w: "results/slides/{cohort}".format(**DISTILL_RUNS[w.model]),
-        out_dir=lambda w: f"results/train/{w.model}",
-        export_dir=lambda w, output: Path(output.weights).parent,
+        script=PLAN.script("distill.py"),
+        launcher=lambda w, resources: distill_launcher(resources, PLAN.script("launch.py")),
+        config=lambda w: PLAN.training.distill_json(w.model),
+        tiles_dir=lambda w: PLAN.training.distill_tiles_dir(w.model),
+        slides_dir=lambda w: PLAN.training.distill_slides_dir(w.model),
+        out_dir=lambda w: paths.train_dir(w.model),
+        export_dir=lambda w: paths.model_dir(w.model),
     shell:
         "{params.launcher} {params.script} --config {params.config:q}"
         " --manifest {input.manifest} --tiles-dir {params.tiles_dir}"
         " --slides-dir {params.slides_dir} --out-dir {params.out_dir}"
         " --export-dir {params.export_dir} > {log} 2>&1"
-
-
-ALL_TARGETS["distill"] = lambda: [
-    f"results/models/{m}/weights.safetensors" for m in DISTILL_RUNS
-]

@@ -2,7 +2,10 @@
 # one download job per slide, and the clinical / TP53 label tables.
 # GDC_TOKEN is optional (open-access slides need none); envvars would make it
 # mandatory, so it is declared only when a cohort is marked controlled_access.
-if any(COHORTS[c].get("controlled_access") for c in gdc_cohorts()):
+include: "common.smk"
+
+
+if PLAN.cohorts.controlled_access():
 
     envvars:
         "GDC_TOKEN",
@@ -10,19 +13,19 @@ if any(COHORTS[c].get("controlled_access") for c in gdc_cohorts()):
 
 checkpoint gdc_manifest:
     output:
-        "results/manifests/{cohort}.tsv",
+        paths.manifest("{cohort}"),
     log:
         "logs/gdc_manifest/{cohort}.log",
     wildcard_constraints:
-        cohort=wildcard_choice(gdc_cohorts(frozen=False)),
+        cohort=wildcard_choice(PLAN.cohorts.gdc(frozen=False)),
     conda:
         CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=30,
     params:
-        script=script("gdc_manifest.py"),
-        query=lambda w: gdc_query_args(w.cohort),
+        script=PLAN.script("gdc_manifest.py"),
+        query=lambda w: PLAN.cohorts.gdc_query_args(w.cohort),
         api=config["gdc_api"],
     shell:
         "python {params.script} --cohort {wildcards.cohort} {params.query}"
@@ -31,17 +34,17 @@ checkpoint gdc_manifest:
 
 checkpoint frozen_manifest:
     input:
-        lambda w: COHORTS[w.cohort]["manifest"],
+        lambda w: PLAN.cohorts.manifest_source(w.cohort),
     output:
-        "results/manifests/{cohort}.tsv",
+        paths.manifest("{cohort}"),
     log:
         "logs/frozen_manifest/{cohort}.log",
     wildcard_constraints:
-        cohort=wildcard_choice(gdc_cohorts(frozen=True)),
+        cohort=wildcard_choice(PLAN.cohorts.gdc(frozen=True)),
     conda:
         CONDA_ENV
     params:
-        script=script("freeze_manifest.py"),
+        script=PLAN.script("freeze_manifest.py"),
     shell:
         "python {params.script} --cohort {wildcards.cohort} --manifest {input}"
         " --slides-root results/slides --out {output} > {log} 2>&1"
@@ -50,16 +53,16 @@ checkpoint frozen_manifest:
 rule download_slide:
     input:
         # ancient: re-querying the GDC must not re-download slides whose md5 already matched.
-        manifest=lambda w: ancient(manifest_path(w.cohort)),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        slide="results/slides/{cohort}/{slide_id}.svs",
-        report="results/slides/{cohort}/{slide_id}.download.json",
+        slide=paths.slide("{cohort}", "{slide_id}"),
+        report=paths.download_record("{cohort}", "{slide_id}"),
     log:
         "logs/download_slide/{cohort}/{slide_id}.log",
     benchmark:
         "runtime/download_slide/{cohort}/{slide_id}.tsv"
     wildcard_constraints:
-        cohort=wildcard_choice(gdc_cohorts()),
+        cohort=wildcard_choice(PLAN.cohorts.gdc()),
     retries: 2
     conda:
         CONDA_ENV
@@ -68,7 +71,7 @@ rule download_slide:
         mem_mb=1000,
         runtime=240,
     params:
-        script=script("download_slide.py"),
+        script=PLAN.script("download_slide.py"),
         api=config["gdc_api"],
     shell:
         "python {params.script} --manifest {input.manifest} --slide-id {wildcards.slide_id}"
@@ -77,7 +80,7 @@ rule download_slide:
 
 rule gdc_labels:
     output:
-        "results/labels/{label}.tsv",
+        paths.labels("{label}"),
     log:
         "logs/gdc_labels/{label}.log",
     wildcard_constraints:
@@ -88,8 +91,8 @@ rule gdc_labels:
         mem_mb=2000,
         runtime=60,
     params:
-        script=script("gdc_labels.py"),
-        projects=lambda w: " ".join(config["labels"][w.label]["projects"]),
+        script=PLAN.script("gdc_labels.py"),
+        projects=lambda w: " ".join(PLAN.cohorts.label_projects(w.label)),
         api=config["gdc_api"],
     shell:
         "python {params.script} --label {wildcards.label} --projects {params.projects}"

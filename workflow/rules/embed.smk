@@ -1,9 +1,8 @@
 # Embedding extraction: one job per (model, dataset) -> results/embeddings/{model}/{dataset}.zarr.
-# Hub weights are fetched and converted to timm-keyed safetensors by fetch_weights.
-# The input functions (and those of bench_patch.smk) live in patch_bench_common.smk.
-
-
-include: "patch_bench_common.smk"
+# `embed` is the template of every embedding job: the PLISM, slide-task, GDC-shard and
+# Camelyon16 / PANDA embedding rules are `use rule embed as … with:` and change only
+# what they read and write. Hub weights are fetched and converted by fetch_weights.
+include: "common.smk"
 
 
 from pathfm.launch import shell_prefix
@@ -11,10 +10,10 @@ from pathfm.launch import shell_prefix
 
 rule embed:
     input:
-        dataset=lambda w: f"results/datasets/{embedding_spec(w.dataset)['folder']}",
-        weights=lambda w: model_weights(w.model),
+        dataset=lambda w: paths.dataset_dir(PLAN.patch.embedding_spec(w.dataset)["folder"]),
+        weights=lambda w: PLAN.models.weights(w.model),
     output:
-        store=directory("results/embeddings/{model}/{dataset}.zarr"),
+        store=directory(paths.embeddings("{model}", "{dataset}")),
     log:
         "logs/embed/{model}/{dataset}.log",
     benchmark:
@@ -24,46 +23,135 @@ rule embed:
         dataset="[^/]+",
     conda:
         CONDA_ENV
-    threads: max(1, EMBED["workers"])
+    threads: max(1, config["embed"]["workers"])
     resources:
-        mem_mb=EMBED["mem_mb"],
-        runtime=EMBED["runtime"],
-        gpu=EMBED["gpu"],
+        mem_mb=config["embed"]["mem_mb"],
+        runtime=config["embed"]["runtime"],
+        gpu=config["embed"]["gpu"],
     params:
-        script=script("embed.py"),
-        # embed.py is one process (no data parallelism): one GPU, one node at most.
+        script=PLAN.script("embed.py"),
+        # One process (no data parallelism): one GPU, one node at most.
         launcher=lambda w, resources: shell_prefix(
-            script("launch.py"), min(int(resources.gpu), 1), 1
+            PLAN.script("launch.py"), min(int(resources.gpu), 1), 1
         ),
-        kind=lambda w: embedding_spec(w.dataset)["kind"],
-        task=lambda w: embedding_spec(w.dataset)["task_args"],
-        weights=lambda w: (
-            f"--weights {model_weights(w.model)[0]}" if model_weights(w.model) else ""
-        ),
-        poolings=lambda w: embedding_spec(w.dataset)["poolings_args"],
-        dtype=EMBED["dtype"],
-        batch=EMBED["batch_size"],
-        workers=EMBED["workers"],
-        shard=EMBED["shard_size"],
-        autocast=EMBED["autocast"],
+        weights=lambda w: PLAN.models.weights_arg(w.model),
+        source=lambda w, input: PLAN.patch.embed_source_args(w.dataset, input.dataset),
+        destination=lambda w, output: f"--dataset-name {w.dataset} --out {output.store}",
+        settings=PLAN.patch.embed_settings(),
     shell:
         "{params.launcher} {params.script} --model {wildcards.model} {params.weights}"
-        " --kind {params.kind} --root {input.dataset} {params.task} {params.poolings}"
-        " --dataset-name {wildcards.dataset} --out {output.store} --dtype {params.dtype}"
-        " --batch-size {params.batch} --workers {params.workers} --shard-size {params.shard}"
-        " --autocast {params.autocast} > {log} 2>&1"
+        " {params.source} {params.destination} {params.settings} > {log} 2>&1"
+
+
+# PLISM: every slide of a set, one store per slide in the set's folder.
+use rule embed as embed_plism with:
+    input:
+        tiles=lambda w: paths.plism_tiles(w.plism_set),
+        weights=lambda w: PLAN.models.weights(w.model),
+    output:
+        store=directory(paths.plism_embeddings("{model}", "{plism_set}")),
+    log:
+        "logs/embed_plism/{model}/{plism_set}.log",
+    benchmark:
+        "runtime/embed_plism/{model}/{plism_set}.tsv"
+    wildcard_constraints:
+        model="[^/]+",
+        plism_set=wildcard_choice(PLAN.plism.set_names()),
+    params:
+        script=PLAN.script("embed_plism.py"),
+        source=lambda w, input: (
+            f"--plism-set {w.plism_set} --tiles "
+            + PLAN.plism.per_slide(w.plism_set, input.tiles)
+        ),
+        destination=lambda w, output: f"--out-dir {output.store}",
+
+
+# The tiles of a whole demo cohort in one store ('group' = slide id): one job per model.
+use rule embed as embed_slide_tasks with:
+    input:
+        cohort=paths.slide_task_dir("{name}"),
+        weights=lambda w: PLAN.models.weights(w.model),
+    output:
+        store=directory(paths.slide_task_embeddings("{model}", "{name}")),
+    log:
+        "logs/embed_slide_tasks/{model}/{name}.log",
+    benchmark:
+        "runtime/embed_slide_tasks/{model}/{name}.tsv"
+    wildcard_constraints:
+        model="[^/]+",
+        name=wildcard_choice(PLAN.slides.demo_cohorts),
+    params:
+        source=lambda w, input: "--kind tiles --tiles "
+        + PLAN.slides.demo_tile_stores(w.name, input.cohort),
+        destination=lambda w, output: (
+            f"--dataset-name slide_tasks/{w.name} --out {output.store}"
+        ),
+
+
+# A GDC cohort's tile stores, one slide per job (thousands of slides: cached and resumed
+# slide by slide).
+use rule embed as embed_slide_tiles with:
+    input:
+        # Per-slide stores, or the tile shard markers holding them (then the stores are
+        # named in params: a marker may hold slides of the next embedding shard too).
+        tiles=lambda w: PLAN.slides.cohort_shard_tiles(w.cohort, w.tiling, w.shard),
+        weights=lambda w: PLAN.models.weights(w.model),
+    output:
+        store=directory(
+            paths.cohort_shard_embedding("{model}", "{cohort}", "{tiling}", "{shard}")
+        ),
+    log:
+        "logs/embed_slide_tiles/{model}/{cohort}/{tiling}/shard{shard}.log",
+    benchmark:
+        "runtime/embed_slide_tiles/{model}/{cohort}/{tiling}/shard{shard}.tsv"
+    wildcard_constraints:
+        model="[^/]+",
+        cohort=wildcard_choice(PLAN.cohorts.cohorts),
+        tiling=wildcard_choice(PLAN.cohorts.tiling_params),
+        shard=r"\d+",
+    params:
+        source=lambda w: "--kind tiles --tiles "
+        + " ".join(PLAN.slides.cohort_shard_stores(w.cohort, w.tiling, w.shard)),
+        destination=lambda w, output: (
+            f"--dataset-name tiles/{w.cohort}/{w.tiling}/shard{w.shard}"
+            f" --out {output.store}"
+        ),
+
+
+# Camelyon16 / PANDA: one store per shard of the dataset's slide table.
+use rule embed as embed_dataset_shard with:
+    input:
+        tiles=paths.slide_dataset_tiles("{name}", "{shard}"),
+        weights=lambda w: PLAN.models.weights(w.model),
+    output:
+        store=directory(paths.slide_dataset_embedding("{model}", "{name}", "{shard}")),
+    log:
+        "logs/embed_dataset_shard/{model}/{name}/shard{shard}.log",
+    benchmark:
+        "runtime/embed_dataset_shard/{model}/{name}/shard{shard}.tsv"
+    wildcard_constraints:
+        model="[^/]+",
+        name=wildcard_choice(PLAN.slides.datasets),
+        shard=r"\d{5}",
+    params:
+        # The shard's stores in table order (the 'group' array follows it).
+        source=lambda w, input: "--kind tiles --tiles "
+        + " ".join(PLAN.slides.dataset_shard_stores(w.name, w.shard, input.tiles)),
+        destination=lambda w, output: (
+            f"--dataset-name slide_datasets/{w.name}/shard{w.shard} --out {output.store}"
+        ),
 
 
 # HF_TOKEN is optional (open models need none) and is read from the environment by
 # huggingface_hub; envvars would make it mandatory, so it is not declared.
 rule fetch_weights:
     output:
-        weights="results/models/{model}/weights.safetensors",
+        weights=paths.model_weights("{model}"),
         record="results/models/{model}/fetch.json",
     log:
         "logs/fetch_weights/{model}.log",
     wildcard_constraints:
-        model=wildcard_choice(hub_models()),
+        model=wildcard_choice(PLAN.models.hub_models()),
     retries: 2
     conda:
         CONDA_ENV
@@ -72,11 +160,12 @@ rule fetch_weights:
         runtime=120,
         hub_downloads=1,
     params:
-        fetch=script("fetch_weights.py"),
-        export=script("export_hub_weights.py"),
-        hub=lambda w: hub_args(w.model),
+        fetch=PLAN.script("fetch_weights.py"),
+        export=PLAN.script("export_hub_weights.py"),
+        hub=lambda w: PLAN.models.hub_args(w.model),
+        hub_dir=lambda w: f"{paths.model_dir(w.model)}/hub",
     shell:
         "(python {params.fetch} --model {wildcards.model} {params.hub}"
-        " --out-dir results/models/{wildcards.model}/hub --record {output.record}"
+        " --out-dir {params.hub_dir} --record {output.record}"
         " && python {params.export} --model {wildcards.model} --record {output.record}"
         " --out {output.weights}) > {log} 2>&1"

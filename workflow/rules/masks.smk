@@ -1,16 +1,17 @@
 # Foreground masks per slide, on a low-resolution read at an exact mpp.
+include: "common.smk"
 
 
 rule mask:
     input:
-        slide="results/slides/{cohort}/{slide_id}.svs",
+        slide=paths.slide("{cohort}", "{slide_id}"),
         # ancient: adding a slide to the manifest must not re-mask every other slide.
-        manifest=ancient("results/manifests/{cohort}.tsv"),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        mask="results/masks/{cohort}/{slide_id}/mask.png",
-        geojson="results/masks/{cohort}/{slide_id}/tissue.geojson",
-        qc="results/masks/{cohort}/{slide_id}/qc.png",
-        meta="results/masks/{cohort}/{slide_id}/mask.json",
+        mask=paths.mask_file("{cohort}", "{slide_id}", "mask.png"),
+        geojson=paths.mask_file("{cohort}", "{slide_id}", "tissue.geojson"),
+        qc=paths.mask_file("{cohort}", "{slide_id}", "qc.png"),
+        meta=paths.mask_file("{cohort}", "{slide_id}", "mask.json"),
     log:
         "logs/mask/{cohort}/{slide_id}.log",
     benchmark:
@@ -21,10 +22,10 @@ rule mask:
         mem_mb=4000,
         runtime=15,
     params:
-        script=script("mask.py"),
-        mask=as_json(MASK_PARAMS.to_dict()),
-        mpp_policy=lambda w: COHORTS[w.cohort].get("mpp_policy", "fallback"),
-        out_dir=lambda w, output: Path(output.meta).parent,
+        script=PLAN.script("mask.py"),
+        mask=PLAN.cohorts.mask_json(),
+        mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
+        out_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
         "python {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
         " --manifest {input.manifest} --mpp-policy {params.mpp_policy}"

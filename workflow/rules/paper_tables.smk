@@ -1,16 +1,20 @@
 # The papers' tables and figures, each beside the published values, plus what the HTML
 # report needs around them: the resolved config, software versions and per-rule run times.
-include: "paper_tables_common.smk"
+include: "common.smk"
+
+
+from pathfm.workflow.tables import PAPERS, TABLE_KINDS, figure_targets, script_kind
+from pathfm.workflow.tables import target_files
 
 
 rule paper_table:
     input:
-        results=lambda w: table_results(f"{w.paper}_{w.name}"),
-        published=lambda w: published_csv(f"{w.paper}_{w.name}") or [],
+        results=lambda w: PLAN.tables.results(f"{w.paper}_{w.name}"),
+        published=lambda w: PLAN.tables.published_csv(f"{w.paper}_{w.name}") or [],
     output:
-        table="results/tables/{paper}_{name}.csv",
-        md="results/tables/{paper}_{name}.md",
-        tex="results/tables/{paper}_{name}.tex",
+        table=paths.table("{paper}_{name}", ".csv"),
+        md=paths.table("{paper}_{name}", ".md"),
+        tex=paths.table("{paper}_{name}", ".tex"),
     log:
         "logs/paper_table/{paper}_{name}.log",
     benchmark:
@@ -18,7 +22,7 @@ rule paper_table:
     wildcard_constraints:
         paper=wildcard_choice(PAPERS),
         name=wildcard_choice(
-            [t.split("_", 1)[1] for t, k in PAPER_TABLE_KINDS.items() if k == "table"]
+            [t.split("_", 1)[1] for t, k in TABLE_KINDS.items() if k == "table"]
         ),
     conda:
         CONDA_ENV
@@ -26,9 +30,9 @@ rule paper_table:
         mem_mb=2000,
         runtime=10,
     params:
-        script=script("paper_table.py"),
-        spec=lambda w: as_json(table_spec(f"{w.paper}_{w.name}")),
-        caption=lambda w: table_caption(f"{w.paper}_{w.name}"),
+        script=PLAN.script("paper_table.py"),
+        spec=lambda w: as_json(PLAN.tables.spec(f"{w.paper}_{w.name}")),
+        caption=lambda w: PLAN.tables.caption(f"{w.paper}_{w.name}"),
         published=lambda w, input: (
             f"--published {input.published}" if input.published else ""
         ),
@@ -41,39 +45,36 @@ rule paper_table:
 
 rule paper_figure:
     input:
-        results=lambda w: table_results(f"{w.paper}_{w.name}"),
-        published=lambda w: published_csv(f"{w.paper}_{w.name}") or [],
+        results=lambda w: PLAN.tables.results(f"{w.paper}_{w.name}"),
+        published=lambda w: PLAN.tables.published_csv(f"{w.paper}_{w.name}") or [],
     output:
-        table="results/tables/{paper}_{name}.csv",
-        md="results/tables/{paper}_{name}.md",
-        tex="results/tables/{paper}_{name}.tex",
+        table=paths.table("{paper}_{name}", ".csv"),
+        md=paths.table("{paper}_{name}", ".md"),
+        tex=paths.table("{paper}_{name}", ".tex"),
         png=report(
-            "results/figures/{paper}_{name}.png",
+            paths.figure("{paper}_{name}", ".png"),
             caption="../report/paper_figure.rst",
             category="{paper}",
             subcategory="figures",
         ),
-        svg="results/figures/{paper}_{name}.svg",
+        svg=paths.figure("{paper}_{name}", ".svg"),
     log:
         "logs/paper_figure/{paper}_{name}.log",
     benchmark:
         "runtime/paper_figure/{paper}_{name}.tsv"
     wildcard_constraints:
         paper=wildcard_choice(PAPERS),
-        name=wildcard_choice([t.split("_", 1)[1] for t in PAPER_FIGURES]),
+        name=wildcard_choice([t.split("_", 1)[1] for t in figure_targets()]),
     conda:
         CONDA_ENV
     resources:
         mem_mb=2000,
         runtime=10,
     params:
-        script=script("paper_table.py"),
-        kind=lambda w: {"figure": "sweep"}.get(
-            PAPER_TABLE_KINDS[f"{w.paper}_{w.name}"],
-            PAPER_TABLE_KINDS[f"{w.paper}_{w.name}"],
-        ),
-        spec=lambda w: as_json(table_spec(f"{w.paper}_{w.name}")),
-        caption=lambda w: table_caption(f"{w.paper}_{w.name}"),
+        script=PLAN.script("paper_table.py"),
+        kind=lambda w: script_kind(f"{w.paper}_{w.name}"),
+        spec=lambda w: as_json(PLAN.tables.spec(f"{w.paper}_{w.name}")),
+        caption=lambda w: PLAN.tables.caption(f"{w.paper}_{w.name}"),
         published=lambda w, input: (
             f"--published {input.published}" if input.published else ""
         ),
@@ -89,10 +90,10 @@ rule paper_figure:
 # tables alike, the PLISM and rank tables of other stages included.
 rule table_html:
     input:
-        "results/tables/{paper}_{name}.csv",
+        paths.table("{paper}_{name}", ".csv"),
     output:
         report(
-            "results/report/tables/{paper}_{name}.html",
+            paths.table_html("{paper}_{name}"),
             caption="../report/paper_table.rst",
             category="{paper}",
             subcategory="tables",
@@ -103,92 +104,37 @@ rule table_html:
         "runtime/table_html/{paper}_{name}.tsv"
     wildcard_constraints:
         paper=wildcard_choice(PAPERS),
-        name=wildcard_choice([t.split("_", 1)[1] for t in report_tables()]),
+        name=wildcard_choice([t.split("_", 1)[1] for t in PLAN.tables.report_tables()]),
     conda:
         CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,
     params:
-        script=script("paper_table_html.py"),
-        caption=lambda w: report_table_caption(f"{w.paper}_{w.name}"),
+        script=PLAN.script("paper_table_html.py"),
+        caption=lambda w: PLAN.tables.report_caption(f"{w.paper}_{w.name}"),
     shell:
         "python {params.script} --table {input} --caption {params.caption:q} --out {output}"
         " > {log} 2>&1"
 
 
-rule h0mini_table1_hest:
-    input:
-        multiext("results/tables/h0mini_table1_hest", ".csv", ".md", ".tex"),
+# One target rule per registered table or figure (pathfm.workflow.tables.TABLE_KINDS),
+# so `snakemake kaiko_table1_linear_probe` rebuilds that table alone.
+for _target in TABLE_KINDS:
 
-
-rule h0mini_table2_eva:
-    input:
-        multiext("results/tables/h0mini_table2_eva", ".csv", ".md", ".tex"),
-
-
-# H0-mini's "distilled vs trained from scratch" comparison (the paper sets H0-mini beside
-# Phikon); here the same student and steps with and without the teacher.
-rule h0mini_distilled_vs_scratch:
-    input:
-        multiext("results/tables/h0mini_distilled_vs_scratch", ".csv", ".md", ".tex"),
-
-
-rule kaiko_table1_linear_probe:
-    input:
-        multiext("results/tables/kaiko_table1_linear_probe", ".csv", ".md", ".tex"),
-
-
-rule kaiko_table8_linear_probe_std:
-    input:
-        multiext("results/tables/kaiko_table8_linear_probe_std", ".csv", ".md", ".tex"),
-
-
-rule kaiko_table2_magnification:
-    input:
-        multiext("results/tables/kaiko_table2_magnification", ".csv", ".md", ".tex"),
-
-
-rule kaiko_table3_wsi_fraction:
-    input:
-        multiext("results/tables/kaiko_table3_wsi_fraction", ".csv", ".md", ".tex"),
-
-
-rule kaiko_table4_distinct_patches:
-    input:
-        multiext("results/tables/kaiko_table4_distinct_patches", ".csv", ".md", ".tex"),
-
-
-rule kaiko_fig1_init:
-    input:
-        multiext("results/figures/kaiko_fig1_init", ".png", ".svg"),
-        multiext("results/tables/kaiko_fig1_init", ".csv", ".md", ".tex"),
-
-
-rule kaiko_fig4_dino_vs_dinov2:
-    input:
-        multiext("results/figures/kaiko_fig4_dino_vs_dinov2", ".png", ".svg"),
-        multiext("results/tables/kaiko_fig4_dino_vs_dinov2", ".csv", ".md", ".tex"),
-
-
-rule kaiko_fig6_unsupervised:
-    input:
-        multiext("results/figures/kaiko_fig6_unsupervised", ".png", ".svg"),
-        multiext("results/tables/kaiko_fig6_unsupervised", ".csv", ".md", ".tex"),
-
-
-rule gpfm_fig8_expert_distillation:
-    input:
-        multiext("results/figures/gpfm_fig8_expert_distillation", ".png", ".svg"),
-        multiext("results/tables/gpfm_fig8_expert_distillation", ".csv", ".md", ".tex"),
+    rule:
+        name:
+            _target
+        input:
+            target_files(_target),
 
 
 rule provenance:
     output:
-        config="results/provenance/config.yaml",
-        versions="results/provenance/versions.txt",
+        config=paths.PROVENANCE[0],
+        versions=paths.PROVENANCE[1],
         html=report(
-            "results/provenance/provenance.html",
+            paths.PROVENANCE[2],
             caption="../report/provenance.rst",
             category="provenance",
         ),
@@ -202,7 +148,7 @@ rule provenance:
         mem_mb=1000,
         runtime=5,
     params:
-        script=script("provenance.py"),
+        script=PLAN.script("provenance.py"),
         config=lambda w: as_json(config),
     shell:
         "python {params.script} --config {params.config:q} --config-out {output.config}"
@@ -212,10 +158,10 @@ rule provenance:
 # Last in the DAG: it waits for every other target so the summary covers the whole run.
 rule runtime_summary:
     input:
-        targets=lambda w: runtime_summary_inputs(),
+        targets=lambda w: PLAN.summary_inputs(),
     output:
         report(
-            "results/runtime.json",
+            paths.RUNTIME_SUMMARY,
             caption="../report/runtime_summary.rst",
             category="provenance",
         ),
@@ -229,6 +175,6 @@ rule runtime_summary:
         mem_mb=1000,
         runtime=5,
     params:
-        script=script("runtime_summary.py"),
+        script=PLAN.script("runtime_summary.py"),
     shell:
         "python {params.script} --runtime-dir runtime --out {output} > {log} 2>&1"

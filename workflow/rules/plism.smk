@@ -1,31 +1,31 @@
 # PLISM robustness: slides of one TMA under stainings × scanners, registered to the reference,
 # matched tiles, per-model embeddings, cosine / top-k per slide pair, H0-mini's table and figures.
-include: "plism_common.smk"
+include: "common.smk"
 
 
 rule synth_plism:
     output:
-        slides=directory("results/plism/{plism_set}/slides"),
-        truth="results/plism/{plism_set}/ground_truth.json",
+        slides=directory(paths.plism_slides_dir("{plism_set}")),
+        truth=paths.plism_truth("{plism_set}"),
     log:
         "logs/synth_plism/{plism_set}.log",
     benchmark:
         "runtime/synth_plism/{plism_set}.tsv"
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets("synthetic")),
+        plism_set=wildcard_choice(PLAN.plism.set_names("synthetic")),
     conda:
         CONDA_ENV
     resources:
         mem_mb=4000,
         runtime=30,
     params:
-        script=script("synth_plism.py"),
-        out_dir=lambda w: f"results/plism/{w.plism_set}",
-        stainings=lambda w: " ".join(PLISM_SETS[w.plism_set]["stainings"]),
-        scanners=lambda w: " ".join(PLISM_SETS[w.plism_set]["scanners"]),
-        reference=lambda w: PLISM_SETS[w.plism_set]["reference"],
-        seed=lambda w: PLISM_SETS[w.plism_set]["seed"],
-        synth=lambda w: as_json(PLISM_SETS[w.plism_set]["synth"]),
+        script=PLAN.script("synth_plism.py"),
+        out_dir=lambda w: paths.plism_dir(w.plism_set),
+        stainings=lambda w: " ".join(PLAN.plism.spec(w.plism_set)["stainings"]),
+        scanners=lambda w: " ".join(PLAN.plism.spec(w.plism_set)["scanners"]),
+        reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
+        seed=lambda w: PLAN.plism.spec(w.plism_set)["seed"],
+        synth=lambda w: as_json(PLAN.plism.spec(w.plism_set)["synth"]),
     shell:
         "python {params.script} --out-dir {params.out_dir} --stainings {params.stainings}"
         " --scanners {params.scanners} --reference {params.reference} --seed {params.seed}"
@@ -34,42 +34,33 @@ rule synth_plism:
 
 rule plism_register:
     input:
-        slides=lambda w: plism_slide_inputs(
-            w.plism_set, sorted({PLISM_SETS[w.plism_set]["reference"], w.slide_id})
-        ),
-        truth=lambda w: (
-            [f"results/plism/{w.plism_set}/ground_truth.json"]
-            if PLISM_SETS[w.plism_set]["source"] == "synthetic"
-            else []
-        ),
+        unpack(lambda w: PLAN.plism.register_inputs(w.plism_set, w.slide_id)),
     output:
-        tfm="results/plism/{plism_set}/transforms/{slide_id}.tfm",
-        qc="results/plism/{plism_set}/transforms/{slide_id}.qc.png",
-        info="results/plism/{plism_set}/transforms/{slide_id}.json",
+        tfm=paths.plism_transform("{plism_set}", "{slide_id}"),
+        qc=paths.plism_transform("{plism_set}", "{slide_id}", ".qc.png"),
+        info=paths.plism_transform("{plism_set}", "{slide_id}", ".json"),
     log:
         "logs/plism_register/{plism_set}/{slide_id}.log",
     benchmark:
         "runtime/plism_register/{plism_set}/{slide_id}.tsv"
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets("synthetic", "raw")),
+        plism_set=wildcard_choice(PLAN.plism.set_names("synthetic", "raw")),
         slide_id="[A-Z]+_[A-Z0-9]+",
     conda:
         CONDA_ENV
     resources:
-        mem_mb=PLISM["registration"]["mem_mb"],
-        runtime=PLISM["registration"]["runtime"],
+        mem_mb=config["plism"]["registration"]["mem_mb"],
+        runtime=config["plism"]["registration"]["runtime"],
     params:
-        script=script("plism_register.py"),
-        mpp=PLISM["registration"]["mpp"],
-        tile_mpp=PLISM["registration"]["tile_mpp"],
-        reg=as_json(PLISM["registration"]["params"]),
-        reference=lambda w: plism_slide_path(
-            w.plism_set, PLISM_SETS[w.plism_set]["reference"]
+        script=PLAN.script("plism_register.py"),
+        mpp=config["plism"]["registration"]["mpp"],
+        tile_mpp=config["plism"]["registration"]["tile_mpp"],
+        reg=as_json(config["plism"]["registration"]["params"]),
+        reference=lambda w: PLAN.plism.slide_path(
+            w.plism_set, PLAN.plism.spec(w.plism_set)["reference"]
         ),
-        moving=lambda w: plism_slide_path(w.plism_set, w.slide_id),
-        identity=lambda w: (
-            "--identity" if w.slide_id == PLISM_SETS[w.plism_set]["reference"] else ""
-        ),
+        moving=lambda w: PLAN.plism.slide_path(w.plism_set, w.slide_id),
+        identity=lambda w: PLAN.plism.identity_flag(w.plism_set, w.slide_id),
         truth=lambda w, input: f"--ground-truth {input.truth}" if input.truth else "",
     shell:
         "python {params.script} --reference {params.reference} --moving {params.moving}"
@@ -80,35 +71,27 @@ rule plism_register:
 
 rule plism_tiles:
     input:
-        slides=lambda w: plism_slide_inputs(w.plism_set, plism_slides(w.plism_set)),
-        tfms=lambda w: [
-            f"results/plism/{w.plism_set}/transforms/{s}.tfm"
-            for s in plism_slides(w.plism_set)
-        ],
+        slides=lambda w: PLAN.plism.slide_inputs(w.plism_set, PLAN.plism.slides(w.plism_set)),
+        tfms=lambda w: PLAN.plism.transforms(w.plism_set),
     output:
-        tiles=directory("results/plism/{plism_set}/tiles"),
+        tiles=directory(paths.plism_tiles("{plism_set}")),
     log:
         "logs/plism_tiles/{plism_set}.log",
     benchmark:
         "runtime/plism_tiles/{plism_set}.tsv"
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets("synthetic", "raw")),
+        plism_set=wildcard_choice(PLAN.plism.set_names("synthetic", "raw")),
     conda:
         CONDA_ENV
     resources:
-        mem_mb=PLISM["tiling"]["mem_mb"],
-        runtime=PLISM["tiling"]["runtime"],
+        mem_mb=config["plism"]["tiling"]["mem_mb"],
+        runtime=config["plism"]["tiling"]["runtime"],
     params:
-        script=script("plism_tiles.py"),
-        reference=lambda w: PLISM_SETS[w.plism_set]["reference"],
-        slides=lambda w: " ".join(
-            f"{s}={plism_slide_path(w.plism_set, s)}"
-            for s in plism_slides(w.plism_set)
-        ),
-        tfms=lambda w, input: " ".join(
-            f"{s}={p}" for s, p in zip(plism_slides(w.plism_set), input.tfms)
-        ),
-        tiling=plism_tiling_json(),
+        script=PLAN.script("plism_tiles.py"),
+        reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
+        slides=lambda w: PLAN.plism.slide_args(w.plism_set),
+        tfms=lambda w, input: PLAN.plism.pairs(w.plism_set, list(input.tfms)),
+        tiling=PLAN.plism.tiling_json(),
     shell:
         "python {params.script} --source raw --reference-id {params.reference}"
         " --slides {params.slides} --transforms {params.tfms} --params {params.tiling:q}"
@@ -118,11 +101,11 @@ rule plism_tiles:
 # HF_TOKEN (if the hub asks for one) is read from the environment by huggingface_hub.
 rule plism_fetch_hub:
     output:
-        "results/plism/{plism_set}/hub/{slide_id}_to_GMH_S60.tif.h5",
+        paths.plism_hub_file("{plism_set}", "{slide_id}"),
     log:
         "logs/plism_fetch_hub/{plism_set}/{slide_id}.log",
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets("hub")),
+        plism_set=wildcard_choice(PLAN.plism.set_names("hub")),
         slide_id="[A-Z]+_[A-Z0-9]+",
     retries: 2
     conda:
@@ -132,8 +115,8 @@ rule plism_fetch_hub:
         runtime=120,
         hub_downloads=1,
     params:
-        script=script("fetch_dataset.py"),
-        root=lambda w: f"results/plism/{w.plism_set}/hub",
+        script=PLAN.script("fetch_dataset.py"),
+        root=lambda w: paths.plism_hub_dir(w.plism_set),
         staining=lambda w: w.slide_id.split("_")[0],
         scanner=lambda w: w.slide_id.split("_")[1],
     shell:
@@ -143,107 +126,57 @@ rule plism_fetch_hub:
 
 rule plism_hub_tiles:
     input:
-        h5=lambda w: [plism_hub_file(w.plism_set, s) for s in plism_slides(w.plism_set)],
+        h5=lambda w: PLAN.plism.hub_files(w.plism_set),
     output:
-        tiles=directory("results/plism/{plism_set}/tiles"),
+        tiles=directory(paths.plism_tiles("{plism_set}")),
     log:
         "logs/plism_hub_tiles/{plism_set}.log",
     benchmark:
         "runtime/plism_hub_tiles/{plism_set}.tsv"
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets("hub")),
+        plism_set=wildcard_choice(PLAN.plism.set_names("hub")),
     conda:
         CONDA_ENV
     resources:
-        mem_mb=PLISM["tiling"]["mem_mb"],
-        runtime=PLISM["tiling"]["runtime"],
+        mem_mb=config["plism"]["tiling"]["mem_mb"],
+        runtime=config["plism"]["tiling"]["runtime"],
     params:
-        script=script("plism_tiles.py"),
-        reference=lambda w: PLISM_SETS[w.plism_set]["reference"],
-        slides=lambda w, input: " ".join(
-            f"{s}={p}" for s, p in zip(plism_slides(w.plism_set), input.h5)
-        ),
-        expected=lambda w: (
-            f"--expected-tiles {PLISM_SETS[w.plism_set]['hub_expected_tiles']}"
-            if PLISM_SETS[w.plism_set]["hub_expected_tiles"]
-            else ""
-        ),
-        tiling=plism_tiling_json(),
+        script=PLAN.script("plism_tiles.py"),
+        reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
+        slides=lambda w, input: PLAN.plism.pairs(w.plism_set, list(input.h5)),
+        expected=lambda w: PLAN.plism.expected_tiles_arg(w.plism_set),
+        tiling=PLAN.plism.tiling_json(),
     shell:
         "python {params.script} --source hub --reference-id {params.reference}"
         " --slides {params.slides} {params.expected} --params {params.tiling:q}"
         " --out-dir {output.tiles} > {log} 2>&1"
 
 
-rule embed_plism:
-    input:
-        tiles=lambda w: plism_tiles_dir(w.plism_set),
-        weights=lambda w: model_weights(w.model),
-    output:
-        stores=directory("results/embeddings/{model}/plism/{plism_set}"),
-    log:
-        "logs/embed_plism/{model}/{plism_set}.log",
-    benchmark:
-        "runtime/embed_plism/{model}/{plism_set}.tsv"
-    wildcard_constraints:
-        model="[^/]+",
-        plism_set=wildcard_choice(plism_sets()),
-    conda:
-        CONDA_ENV
-    threads: max(1, EMBED["workers"])
-    resources:
-        mem_mb=EMBED["mem_mb"],
-        runtime=EMBED["runtime"],
-        gpu=EMBED["gpu"],
-    params:
-        script=script("embed_plism.py"),
-        tiles=lambda w, input: " ".join(
-            f"{s}={input.tiles}/{s}.zarr" for s in plism_slides(w.plism_set)
-        ),
-        weights=lambda w: (
-            f"--weights {model_weights(w.model)[0]}" if model_weights(w.model) else ""
-        ),
-        dtype=EMBED["dtype"],
-        batch=EMBED["batch_size"],
-        workers=EMBED["workers"],
-        shard=EMBED["shard_size"],
-        autocast=EMBED["autocast"],
-    shell:
-        "python {params.script} --model {wildcards.model} {params.weights}"
-        " --plism-set {wildcards.plism_set} --tiles {params.tiles} --out-dir {output.stores}"
-        " --dtype {params.dtype} --batch-size {params.batch} --workers {params.workers}"
-        " --shard-size {params.shard} --autocast {params.autocast} > {log} 2>&1"
-
-
 rule plism_bench:
     input:
-        tiles=lambda w: plism_tiles_dir(w.plism_set),
-        embeddings=lambda w: plism_embeddings_dir(w.model, w.plism_set),
+        tiles=lambda w: paths.plism_tiles(w.plism_set),
+        embeddings=lambda w: paths.plism_embeddings(w.model, w.plism_set),
     output:
-        result="results/bench/plism/{plism_set}/{model}.json",
+        result=paths.bench_result("plism", "{plism_set}", "{model}"),
     log:
         "logs/plism_bench/{plism_set}/{model}.log",
     benchmark:
         "runtime/plism_bench/{plism_set}/{model}.tsv"
     wildcard_constraints:
-        plism_set=wildcard_choice(plism_sets()),
+        plism_set=wildcard_choice(PLAN.plism.set_names()),
         model="[^/]+",
     conda:
         CONDA_ENV
     resources:
         mem_mb=8000,
         runtime=120,
-        gpu=PLISM["metrics"]["gpu"],
+        gpu=config["plism"]["metrics"]["gpu"],
     params:
-        script=script("plism_bench.py"),
-        embeddings=lambda w, input: " ".join(
-            f"{s}={input.embeddings}/{s}.zarr" for s in plism_slides(w.plism_set)
-        ),
-        tiles=lambda w, input: " ".join(
-            f"{s}={input.tiles}/{s}.zarr" for s in plism_slides(w.plism_set)
-        ),
-        settings=plism_metric_json(),
-        k=PLISM["metrics"]["leaderboard_k"],
+        script=PLAN.script("plism_bench.py"),
+        embeddings=lambda w, input: PLAN.plism.per_slide(w.plism_set, input.embeddings),
+        tiles=lambda w, input: PLAN.plism.per_slide(w.plism_set, input.tiles),
+        settings=PLAN.plism.metric_json(),
+        k=config["plism"]["metrics"]["leaderboard_k"],
     shell:
         "python {params.script} --model {wildcards.model} --plism-set {wildcards.plism_set}"
         " --embeddings {params.embeddings} --tiles {params.tiles}"
@@ -253,28 +186,28 @@ rule plism_bench:
 
 rule plism_report:
     input:
-        results=lambda w: plism_report_inputs(),
-        published="config/paper_values/h0mini_table3_plism.csv",
+        results=lambda w: PLAN.plism.report_inputs(),
+        published=paths.published_values("h0mini_table3_plism"),
     output:
         # The PNGs go into the HTML report; the table via paper_tables.smk's table_html.
-        table=multiext("results/tables/h0mini_table3_plism", ".csv", ".md", ".tex"),
+        table=paths.table_files("h0mini_table3_plism"),
         fig1=[
             report(
-                "results/figures/h0mini_fig1_robustness.png",
+                paths.figure("h0mini_fig1_robustness"),
                 caption="../report/plism_fig1.rst",
                 category="h0mini",
                 subcategory="figures",
             ),
-            "results/figures/h0mini_fig1_robustness.svg",
+            paths.figure("h0mini_fig1_robustness", ".svg"),
         ],
         fig4=[
             report(
-                "results/figures/h0mini_fig4_scanner_vs_staining.png",
+                paths.figure("h0mini_fig4_scanner_vs_staining"),
                 caption="../report/plism_fig4.rst",
                 category="h0mini",
                 subcategory="figures",
             ),
-            "results/figures/h0mini_fig4_scanner_vs_staining.svg",
+            paths.figure("h0mini_fig4_scanner_vs_staining", ".svg"),
         ],
     log:
         "logs/plism_report/h0mini.log",
@@ -284,14 +217,15 @@ rule plism_report:
         mem_mb=2000,
         runtime=10,
     params:
-        script=script("plism_report.py"),
-        published_as=as_json(PLISM["published_as"]),
+        script=PLAN.script("plism_report.py"),
+        published_as=as_json(config["plism"]["published_as"]),
+        table=paths.table("h0mini_table3_plism", ""),
+        fig1=paths.figure("h0mini_fig1_robustness", ""),
+        fig4=paths.figure("h0mini_fig4_scanner_vs_staining", ""),
     shell:
         "python {params.script} --results {input.results} --published {input.published}"
-        " --published-as {params.published_as:q}"
-        " --table results/tables/h0mini_table3_plism"
-        " --fig1 results/figures/h0mini_fig1_robustness"
-        " --fig4 results/figures/h0mini_fig4_scanner_vs_staining > {log} 2>&1"
+        " --published-as {params.published_as:q} --table {params.table}"
+        " --fig1 {params.fig1} --fig4 {params.fig4} > {log} 2>&1"
 
 
 rule h0mini_table3_plism:

@@ -1,23 +1,20 @@
 # Cohort QC: thumbnails with mask contours and tile counts, plus a table.
+include: "common.smk"
 
 
 rule qc_summary:
     input:
-        manifest="results/manifests/{cohort}.tsv",
+        manifest=paths.manifest("{cohort}"),
         # Per-slide files or shard markers; the script expands markers.
-        masks=lambda w: slide_files(w.cohort, "masks"),
-        tiles=lambda w: [
-            f
-            for t in COHORTS[w.cohort].get("tilings", [])
-            for f in slide_files(w.cohort, "tiles", tiling=t)
-        ],
+        masks=lambda w: PLAN.cohorts.slide_files(w.cohort, "masks"),
+        tiles=lambda w: PLAN.cohorts.all_tile_stores(w.cohort),
     output:
         png=report(
-            "results/qc/{cohort}/summary.png",
+            paths.qc_summary("{cohort}"),
             caption="../report/qc_summary.rst",
             category="Quality control",
         ),
-        tsv="results/qc/{cohort}/summary.tsv",
+        tsv=paths.qc_summary("{cohort}", ".tsv"),
     log:
         "logs/qc_summary/{cohort}.log",
     conda:
@@ -26,7 +23,7 @@ rule qc_summary:
         mem_mb=2000,
         runtime=10,
     params:
-        script=script("qc_summary.py"),
+        script=PLAN.script("qc_summary.py"),
     shell:
         "python {params.script} --cohort {wildcards.cohort} --manifest {input.manifest}"
         " --masks {input.masks} --tiles {input.tiles} --png {output.png} --tsv {output.tsv}"

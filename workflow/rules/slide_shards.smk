@@ -1,21 +1,23 @@
 # Per-slide steps of cohorts with slides_per_job > 1: one job per run of slides.
 # Each job writes the usual per-slide files (download.smk, masks.smk, tiles.smk paths)
-# and a shard marker listing them; consumers depend on the markers (slide_files in
-# common.smk). Resumes slide by slide (pathfm.data.slide_shards).
+# and a shard marker listing them; consumers depend on the markers
+# (pathfm.workflow.cohorts.CohortPlan.slide_files). Resumes slide by slide
+# (pathfm.data.slide_shards).
+include: "common.smk"
 
 
 rule download_slide_shard:
     input:
         # ancient: as for download_slide, a re-queried manifest must not re-download.
-        manifest=lambda w: ancient(manifest_path(w.cohort)),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        marker="results/slides/{cohort}/shards/{shard}.shard.json",
+        marker=paths.shard_marker("slides", "{cohort}", "{shard}"),
     log:
         "logs/download_slide_shard/{cohort}/{shard}.log",
     benchmark:
         "runtime/download_slide_shard/{cohort}/{shard}.tsv"
     wildcard_constraints:
-        cohort=wildcard_choice(sharded_cohorts(gdc_only=True)),
+        cohort=wildcard_choice(PLAN.cohorts.sharded(gdc_only=True)),
         shard=r"\d{5}",
     retries: 2
     conda:
@@ -24,11 +26,11 @@ rule download_slide_shard:
         gdc_downloads=1,
         mem_mb=1000,
         # ~1 GB per TCGA slide at >= 2 MB/s, plus slack for retries.
-        runtime=lambda w: 30 + 10 * slides_per_job(w.cohort),
+        runtime=lambda w: 30 + 10 * PLAN.cohorts.slides_per_job(w.cohort),
     params:
-        script=script("slide_shard.py"),
+        script=PLAN.script("slide_shard.py"),
         api=config["gdc_api"],
-        per_job=lambda w: slides_per_job(w.cohort),
+        per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
         "python {params.script} --step download --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"
@@ -37,27 +39,27 @@ rule download_slide_shard:
 
 rule mask_shard:
     input:
-        slides=lambda w: shard_slide_inputs(w.cohort, w.shard),
-        manifest=ancient("results/manifests/{cohort}.tsv"),
+        slides=lambda w: PLAN.cohorts.shard_slide_inputs(w.cohort, w.shard),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        marker="results/masks/{cohort}/shards/{shard}.shard.json",
+        marker=paths.shard_marker("masks", "{cohort}", "{shard}"),
     log:
         "logs/mask_shard/{cohort}/{shard}.log",
     benchmark:
         "runtime/mask_shard/{cohort}/{shard}.tsv"
     wildcard_constraints:
-        cohort=wildcard_choice(sharded_cohorts()),
+        cohort=wildcard_choice(PLAN.cohorts.sharded()),
         shard=r"\d{5}",
     conda:
         CONDA_ENV
     resources:
         mem_mb=4000,
-        runtime=lambda w: 10 + 2 * slides_per_job(w.cohort),
+        runtime=lambda w: 10 + 2 * PLAN.cohorts.slides_per_job(w.cohort),
     params:
-        script=script("slide_shard.py"),
-        mask=as_json(MASK_PARAMS.to_dict()),
-        mpp_policy=lambda w: COHORTS[w.cohort].get("mpp_policy", "fallback"),
-        per_job=lambda w: slides_per_job(w.cohort),
+        script=PLAN.script("slide_shard.py"),
+        mask=PLAN.cohorts.mask_json(),
+        mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
+        per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
         "python {params.script} --step mask --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"
@@ -67,28 +69,28 @@ rule mask_shard:
 
 rule tiles_shard:
     input:
-        masks=lambda w: shard_marker("masks", w.cohort, w.shard),
-        manifest=ancient("results/manifests/{cohort}.tsv"),
+        masks=paths.shard_marker("masks", "{cohort}", "{shard}"),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        marker="results/tiles/{cohort}/{tiling}/shards/{shard}.shard.json",
+        marker=paths.shard_marker("tiles", "{cohort}", "{shard}", "{tiling}"),
     log:
         "logs/tiles_shard/{cohort}/{tiling}/{shard}.log",
     benchmark:
         "runtime/tiles_shard/{cohort}/{tiling}/{shard}.tsv"
     wildcard_constraints:
-        cohort=wildcard_choice(sharded_cohorts()),
-        tiling=wildcard_choice(list(TILINGS)),
+        cohort=wildcard_choice(PLAN.cohorts.sharded()),
+        tiling=wildcard_choice(PLAN.cohorts.tiling_params),
         shard=r"\d{5}",
     conda:
         CONDA_ENV
     resources:
         mem_mb=4000,
-        runtime=lambda w: 10 + 5 * slides_per_job(w.cohort),
+        runtime=lambda w: 10 + 5 * PLAN.cohorts.slides_per_job(w.cohort),
     params:
-        script=script("slide_shard.py"),
-        tiling=lambda w: as_json(TILINGS[w.tiling].to_dict()),
-        mpp_policy=lambda w: COHORTS[w.cohort].get("mpp_policy", "fallback"),
-        per_job=lambda w: slides_per_job(w.cohort),
+        script=PLAN.script("slide_shard.py"),
+        tiling=lambda w: PLAN.cohorts.tiling_json(w.tiling),
+        mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
+        per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
         "python {params.script} --step tiles --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"

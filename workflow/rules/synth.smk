@@ -1,25 +1,26 @@
 # Synthetic cohorts: deterministic TCGA-like slides with their ground truth.
+include: "common.smk"
 
 
 rule synth_slide:
     output:
-        slide="results/slides/{cohort}/{slide_id}.svs",
-        truth=directory("results/synth/{cohort}/{slide_id}"),
+        slide=paths.slide("{cohort}", "{slide_id}"),
+        truth=directory(paths.synth_truth("{cohort}", "{slide_id}")),
     log:
         "logs/synth_slide/{cohort}/{slide_id}.log",
     benchmark:
         "runtime/synth_slide/{cohort}/{slide_id}.tsv"
     wildcard_constraints:
-        cohort=wildcard_choice(cohorts_from("synthetic")),
+        cohort=wildcard_choice(PLAN.cohorts.of_source("synthetic")),
     conda:
         CONDA_ENV
     resources:
         mem_mb=3000,
         runtime=15,
     params:
-        script=script("synth_slide.py"),
-        seed=lambda w: COHORTS[w.cohort]["seed"] + slide_ids(w.cohort).index(w.slide_id),
-        synth=lambda w: as_json(COHORTS[w.cohort].get("synth", {})),
+        script=PLAN.script("synth_slide.py"),
+        seed=lambda w: PLAN.cohorts.synth_seed(w.cohort, w.slide_id),
+        synth=lambda w: as_json(PLAN.cohorts.synth_params(w.cohort)),
     shell:
         "python {params.script} --slide-id {wildcards.slide_id} --seed {params.seed}"
         " --params {params.synth:q} --slide {output.slide} --truth-dir {output.truth}"
@@ -28,21 +29,20 @@ rule synth_slide:
 
 rule synth_manifest:
     input:
-        slides=lambda w: [slide_path(w.cohort, s) for s in slide_ids(w.cohort)],
-        truth=lambda w: [f"results/synth/{w.cohort}/{s}" for s in slide_ids(w.cohort)],
+        unpack(lambda w: PLAN.cohorts.synth_inputs(w.cohort)),
     output:
-        "results/manifests/{cohort}.tsv",
+        paths.manifest("{cohort}"),
     log:
         "logs/synth_manifest/{cohort}.log",
     wildcard_constraints:
-        cohort=wildcard_choice(cohorts_from("synthetic")),
+        cohort=wildcard_choice(PLAN.cohorts.of_source("synthetic")),
     conda:
         CONDA_ENV
     resources:
         mem_mb=1000,
         runtime=5,
     params:
-        script=script("synth_manifest.py"),
+        script=PLAN.script("synth_manifest.py"),
     shell:
         "python {params.script} --slides {input.slides} --truth-dirs {input.truth}"
         " --out {output} > {log} 2>&1"

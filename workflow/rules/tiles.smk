@@ -1,14 +1,15 @@
 # Tile grids at an exact mpp, one zarr store per slide and tiling.
+include: "common.smk"
 
 
 rule tiles:
     input:
-        slide="results/slides/{cohort}/{slide_id}.svs",
-        mask="results/masks/{cohort}/{slide_id}/mask.png",
-        meta="results/masks/{cohort}/{slide_id}/mask.json",
-        manifest=ancient("results/manifests/{cohort}.tsv"),
+        slide=paths.slide("{cohort}", "{slide_id}"),
+        mask=paths.mask_file("{cohort}", "{slide_id}", "mask.png"),
+        meta=paths.mask_file("{cohort}", "{slide_id}", "mask.json"),
+        manifest=ancient(paths.manifest("{cohort}")),
     output:
-        directory("results/tiles/{cohort}/{tiling}/{slide_id}.zarr"),
+        directory(paths.tile_store("{cohort}", "{tiling}", "{slide_id}")),
     log:
         "logs/tiles/{cohort}/{tiling}/{slide_id}.log",
     benchmark:
@@ -19,10 +20,10 @@ rule tiles:
         mem_mb=4000,
         runtime=60,
     params:
-        script=script("tiles.py"),
-        tiling=lambda w: as_json(TILINGS[w.tiling].to_dict()),
-        mpp_policy=lambda w: COHORTS[w.cohort].get("mpp_policy", "fallback"),
-        mask_dir=lambda w, input: Path(input.meta).parent,
+        script=PLAN.script("tiles.py"),
+        tiling=lambda w: PLAN.cohorts.tiling_json(w.tiling),
+        mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
+        mask_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
         "python {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
         " --mask-dir {params.mask_dir} --manifest {input.manifest}"

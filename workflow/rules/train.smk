@@ -1,38 +1,24 @@
 # Self-supervised pre-training (kaiko.ai DINO / DINOv2) on patches read online from slides.
-# One job per run of config 'train.runs'; checkpoints under results/train/{model}/ are not
-# outputs, so a failed or pre-empted job resumes when rerun (delete that folder to restart).
-# The ablation sweeps (config 'sweeps', workflow/rules/sweeps.smk) add derived runs here,
-# so that this one rule trains them too.
-from pathfm.data import train_runs as tr
-from pathfm.models.registry import load_registry
-from pathfm.sweeps import with_sweep_runs
+# One job per run of config 'train.runs' (and per run the ablation sweeps derive from
+# them); checkpoints under results/train/{model}/ are not outputs, so a failed or
+# pre-empted job resumes when rerun (delete that folder to restart).
+include: "common.smk"
 
-TRAIN = config.get("train", {})
-TRAIN_RUNS = with_sweep_runs(TRAIN.get("runs", {}), config.get("sweeps"))
-MODEL_REGISTRY = load_registry(TRAIN.get("registry"))
+
+from pathfm.data.train_runs import launcher as train_launcher
 
 
 rule train_ssl:
     input:
-        manifests=lambda w: tr.manifest_inputs(TRAIN_RUNS, w.model, manifest_path),
+        manifests=lambda w: PLAN.training.manifests(w.model),
         # GDC slide lists come from a checkpoint: separate functions, so that the
         # manifests stay named while the slide list is still unknown.
         # Per-slide files, or the shard markers holding them (slides_per_job > 1).
-        masks=lambda w: tr.slide_inputs(
-            TRAIN_RUNS, w.model, slide_ids, lambda c, ids: slide_files(c, "masks", ids)
-        ),
-        slides=lambda w: tr.slide_inputs(
-            TRAIN_RUNS,
-            w.model,
-            slide_ids,
-            lambda c, ids: slide_files(c, "slides", ids),
-        ),
-        # Hub weights are an input only when the workflow has a rule to fetch them.
-        init=lambda w: tr.init_input(
-            TRAIN_RUNS, MODEL_REGISTRY, w.model, hasattr(rules, "fetch_weights")
-        ),
+        masks=lambda w: PLAN.training.slide_inputs(w.model, "masks"),
+        slides=lambda w: PLAN.training.slide_inputs(w.model, "slides"),
+        init=lambda w: PLAN.training.init_input(w.model),
     output:
-        weights="results/models/{model}/weights.safetensors",
+        weights=paths.model_weights("{model}"),
         card="results/models/{model}/card.yaml",
         heads="results/models/{model}/heads.safetensors",
     log:
@@ -40,31 +26,27 @@ rule train_ssl:
     benchmark:
         "runtime/train_ssl/{model}.tsv"
     wildcard_constraints:
-        model=wildcard_choice(list(TRAIN_RUNS)),
+        model=wildcard_choice(PLAN.training.runs),
     conda:
         CONDA_ENV
     resources:
-        gpu=lambda w: TRAIN_RUNS[w.model].get("gpu", 0),
-        mem_mb=lambda w: TRAIN_RUNS[w.model].get("mem_mb", 8000),
-        runtime=lambda w: TRAIN_RUNS[w.model].get("runtime", 60),
+        gpu=lambda w: PLAN.training.resource(w.model, "gpu"),
+        mem_mb=lambda w: PLAN.training.resource(w.model, "mem_mb"),
+        runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:
-        script=script("train_ssl.py"),
-        launcher=lambda w, resources: tr.launcher(resources, script("launch.py")),
-        arch=lambda w: TRAIN_RUNS[w.model]["model"],
-        registry=tr.option("--registry", TRAIN.get("registry")),
-        init=lambda w: tr.option(
-            "--init", tr.init_weights(TRAIN_RUNS, MODEL_REGISTRY, w.model)
-        ),
-        mask_dirs=lambda w: [
-            f"results/masks/{c}" for c in TRAIN_RUNS[w.model]["cohorts"]
-        ],
-        mpp_policy=lambda w: tr.mpp_policy(TRAIN_RUNS, COHORTS, w.model),
-        ssl=lambda w: as_json(tr.ssl_settings(TRAIN_RUNS, w.model)),
-        epochs=lambda w: as_json(TRAIN_RUNS[w.model].get("epochs", {})),
-        patching=lambda w: as_json(TRAIN_RUNS[w.model].get("patching", {})),
-        multicrop=lambda w: as_json(TRAIN_RUNS[w.model].get("multicrop", {})),
-        out_dir=lambda w: f"results/train/{w.model}",
-        export_dir=lambda w, output: Path(output.weights).parent,
+        script=PLAN.script("train_ssl.py"),
+        launcher=lambda w, resources: train_launcher(resources, PLAN.script("launch.py")),
+        arch=lambda w: PLAN.training.arch(w.model),
+        registry=PLAN.training.registry_option(),
+        init=lambda w: PLAN.training.init_option(w.model),
+        mask_dirs=lambda w: PLAN.training.mask_dirs(w.model),
+        mpp_policy=lambda w: PLAN.training.mpp_policy(w.model),
+        ssl=lambda w: PLAN.training.ssl_json(w.model),
+        epochs=lambda w: PLAN.training.section_json(w.model, "epochs"),
+        patching=lambda w: PLAN.training.section_json(w.model, "patching"),
+        multicrop=lambda w: PLAN.training.section_json(w.model, "multicrop"),
+        out_dir=lambda w: paths.train_dir(w.model),
+        export_dir=lambda w: paths.model_dir(w.model),
     shell:
         "{params.launcher} {params.script} --model {params.arch} {params.registry}"
         " --manifests {input.manifests} --mask-dirs {params.mask_dirs}"
@@ -75,7 +57,7 @@ rule train_ssl:
 
 rule train_wsi_subset:
     input:
-        manifest=lambda w: manifest_path(w.cohort),
+        manifest=paths.manifest("{cohort}"),
     output:
         manifest="results/models/{model}/wsi_subset/{cohort}.tsv",
         record="results/models/{model}/wsi_subset/{cohort}.json",
@@ -84,7 +66,7 @@ rule train_wsi_subset:
     benchmark:
         "runtime/train_wsi_subset/{model}/{cohort}.tsv"
     wildcard_constraints:
-        model=wildcard_choice([r for r in TRAIN_RUNS if tr.wsi_subset(TRAIN_RUNS, r)]),
+        model=wildcard_choice(PLAN.training.subset_runs()),
         cohort="[^/]+",
     conda:
         CONDA_ENV
@@ -92,14 +74,9 @@ rule train_wsi_subset:
         mem_mb=1000,
         runtime=5,
     params:
-        script=script("wsi_subset.py"),
-        fraction=lambda w: tr.wsi_subset(TRAIN_RUNS, w.model)[0],
-        seed=lambda w: tr.wsi_subset(TRAIN_RUNS, w.model)[1],
+        script=PLAN.script("wsi_subset.py"),
+        fraction=lambda w: PLAN.training.subset(w.model)[0],
+        seed=lambda w: PLAN.training.subset(w.model)[1],
     shell:
         "python {params.script} --manifest {input.manifest} --fraction {params.fraction}"
         " --seed {params.seed} --out {output.manifest} --record {output.record} > {log} 2>&1"
-
-
-ALL_TARGETS["train"] = lambda: [
-    f"results/models/{run}/weights.safetensors" for run in TRAIN_RUNS
-]
