@@ -83,7 +83,9 @@ rule linear_probe:
 
 rule hest_bench:
     input:
-        store=lambda w: paths.embeddings(w.model, f"{PLAN.patch.hest_dataset()}-{w.task}"),
+        store=lambda w: paths.embeddings(
+            w.model, f"{PLAN.patch.hest_dataset()}-{w.task}"
+        ),
         dataset=lambda w: paths.dataset_dir(PLAN.patch.hest_dataset()),
     output:
         paths.bench_result("hest-{pooling}", "{task}", "{model}"),

@@ -34,7 +34,9 @@ rule build_slide_tasks:
 rule slide_classification:
     input:
         unpack(lambda w: PLAN.slides.task_inputs("classification", w.task)),
-        features=lambda w: PLAN.slides.task_embeddings(w.model, "classification", w.task),
+        features=lambda w: PLAN.slides.task_embeddings(
+            w.model, "classification", w.task
+        ),
     output:
         paths.bench_result("slide_classification-{protocol}", "{task}", "{model}"),
     log:
@@ -53,7 +55,9 @@ rule slide_classification:
     params:
         script=PLAN.script("slide_bench.py"),
         table=lambda w, input: PLAN.slides.table_args(input, "labels.tsv"),
-        label=lambda w: config["slide_bench"]["classification"]["tasks"][w.task]["label"],
+        label=lambda w: config["slide_bench"]["classification"]["tasks"][w.task][
+            "label"
+        ],
         seeds=" ".join(map(str, config["slide_bench"]["classification"]["seeds"])),
         max_tiles=config["slide_bench"]["classification"]["max_tiles"],
         max_epochs=config["slide_bench"]["classification"]["max_epochs"],
@@ -93,7 +97,9 @@ rule survival_bench:
         table=lambda w, input: PLAN.slides.table_args(input, "labels.tsv"),
         seed=config["slide_bench"]["survival"]["seed"],
         max_epochs=config["slide_bench"]["survival"]["max_epochs"],
-        alphas=" ".join(str(a) for a in config["slide_bench"]["survival"]["coxph_alphas"]),
+        alphas=" ".join(
+            str(a) for a in config["slide_bench"]["survival"]["coxph_alphas"]
+        ),
         name=config["slide_bench"]["survival"]["overrides_name"],
     shell:
         "python {params.script} --features {input.features} {params.table}"

@@ -14,7 +14,6 @@ from pathfm.workflow.plan import plan_for, planned
 from pathfm.workflow.shell_args import as_json, wildcard_choice
 from pathfm.workflow.validate import validate_config
 
-
 if not planned(config):
     validate(config, schema="../schemas/config.schema.yaml")
     fill_defaults(

@@ -10,7 +10,9 @@ from pathfm.launch import shell_prefix
 
 rule embed:
     input:
-        dataset=lambda w: paths.dataset_dir(PLAN.patch.embedding_spec(w.dataset)["folder"]),
+        dataset=lambda w: paths.dataset_dir(
+            PLAN.patch.embedding_spec(w.dataset)["folder"]
+        ),
         weights=lambda w: PLAN.models.weights(w.model),
     output:
         store=directory(paths.embeddings("{model}", "{dataset}")),

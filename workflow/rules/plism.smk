@@ -71,7 +71,9 @@ rule plism_register:
 
 rule plism_tiles:
     input:
-        slides=lambda w: PLAN.plism.slide_inputs(w.plism_set, PLAN.plism.slides(w.plism_set)),
+        slides=lambda w: PLAN.plism.slide_inputs(
+            w.plism_set, PLAN.plism.slides(w.plism_set)
+        ),
         tfms=lambda w: PLAN.plism.transforms(w.plism_set),
     output:
         tiles=directory(paths.plism_tiles("{plism_set}")),
@@ -219,9 +221,9 @@ rule plism_report:
     params:
         script=PLAN.script("plism_report.py"),
         published_as=as_json(config["plism"]["published_as"]),
-        table=paths.table("h0mini_table3_plism", ""),
-        fig1=paths.figure("h0mini_fig1_robustness", ""),
-        fig4=paths.figure("h0mini_fig4_scanner_vs_staining", ""),
+        table=lambda w, output: output.table[0][: -len(".csv")],
+        fig1=lambda w, output: output.fig1[0][: -len(".png")],
+        fig4=lambda w, output: output.fig4[0][: -len(".png")],
     shell:
         "python {params.script} --results {input.results} --published {input.published}"
         " --published-as {params.published_as:q} --table {params.table}"

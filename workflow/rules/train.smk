@@ -35,7 +35,9 @@ rule train_ssl:
         runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:
         script=PLAN.script("train_ssl.py"),
-        launcher=lambda w, resources: train_launcher(resources, PLAN.script("launch.py")),
+        launcher=lambda w, resources: train_launcher(
+            resources, PLAN.script("launch.py")
+        ),
         arch=lambda w: PLAN.training.arch(w.model),
         registry=PLAN.training.registry_option(),
         init=lambda w: PLAN.training.init_option(w.model),
