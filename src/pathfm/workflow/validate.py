@@ -45,7 +45,7 @@ def check_cohorts(config: Mapping) -> None:
             _fail(f"cohorts.{cohort}", "a synthetic cohort needs n_slides")
         if spec["source"] == "gdc" and not (spec.get("projects") or spec.get("manifest")):
             _fail(f"cohorts.{cohort}", "a gdc cohort needs projects or a manifest")
-        for tiling in spec.get("tilings", []):
+        for tiling in spec["tilings"]:
             if tiling not in tilings:
                 _fail(f"cohorts.{cohort}.tilings",
                       f"{tiling!r} is not defined under 'tilings' (defined: {sorted(tilings)})")
@@ -72,7 +72,7 @@ def _check_task_source(config: Mapping, family: str, task: str, spec: Mapping) -
     if cohort and cohort not in sb["cohorts"]:
         _fail(f"{key}.cohort", f"{cohort!r} is not in slide_bench.cohorts")
     if gdc and (gdc not in cohorts
-                or spec.get("tiling") not in cohorts[gdc].get("tilings", [])):
+                or spec.get("tiling") not in cohorts[gdc]["tilings"]):
         _fail(key, f"{gdc!r} must be a cohort of 'cohorts' with the task's tiling in its"
                    " tilings")
     if dataset and family != "classification":
@@ -168,7 +168,7 @@ def check_tables(config: Mapping) -> None:
         if target not in TABLE_KINDS:
             _fail(f"tables.targets.{target}", f"no such table; the tables are"
                                               f" {sorted(TABLE_KINDS)}")
-        for column, ref in entry.get("cells", {}).items():
+        for column, ref in entry["cells"].items():
             if not ref:
                 continue
             benchmark = ref.split("/", 1)[0]
@@ -176,7 +176,7 @@ def check_tables(config: Mapping) -> None:
                 _fail(f"tables.targets.{target}.cells.{column}",
                       f"{ref!r} names benchmark {benchmark!r}, which no rule makes"
                       f" (known: {sorted(benchmarks)})")
-        for task, ref in entry.get("tasks", {}).items():
+        for task, ref in entry["tasks"].items():
             benchmark = ref.split("/", 1)[0]
             if benchmark not in benchmarks:
                 _fail(f"tables.targets.{target}.tasks.{task}",
@@ -193,7 +193,7 @@ def check_train_runs(config: Mapping) -> None:
     from pathfm.workflow.models import training_runs
 
     check_runs(training_runs(config), config["cohorts"],
-               load_registry(config["train"].get("registry")))
+               load_registry(config["train"]["registry"]))
 
 
 def check_models(config: Mapping) -> None:
