@@ -1,36 +1,8 @@
-"""Render one small demo task dataset in its real on-disk format.
+"""Alias of ``pathfm build-demo-dataset``: same arguments, same behaviour."""
 
-    python scripts/build_demo_dataset.py --dataset crc --out results/datasets/crc --seed 0
-    python scripts/build_demo_dataset.py --dataset hest --out results/datasets/hest --params '{"n_patients": 3}'
+import sys
 
-Datasets: bach, crc, mhist, pcam (eva layouts), hest (HEST-bench layout), tp53 (patch set).
-"""
-
-from __future__ import annotations
-
-import argparse
-import json
-import logging
-import time
-
-from pathfm.demo_tasks import BUILDERS
-
-log = logging.getLogger("pathfm.scripts")
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--dataset", required=True, choices=sorted(BUILDERS))
-    ap.add_argument("--out", required=True, help="dataset folder (written atomically)")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--params", default="{}", help="JSON of extra builder keyword arguments")
-    args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    t0 = time.perf_counter()
-    summary = BUILDERS[args.dataset](args.out, seed=args.seed, **json.loads(args.params))
-    log.info("built %s in %.1f s: %s", args.out, time.perf_counter() - t0, json.dumps(summary, default=str))
-    return 0
-
+from pathfm.commands.build_demo_dataset import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

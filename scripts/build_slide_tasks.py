@@ -1,23 +1,8 @@
-"""Render the demo slide-task cohort (labels, survival, tiles, nuclei masks, retrieval ROIs)."""
+"""Alias of ``pathfm build-slide-tasks``: same arguments, same behaviour."""
 
-import argparse
+import sys
 
-from pathfm.demo_slide_tasks.cohort import build_cohort
-
-
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--out", required=True, help="output folder (written atomically)")
-    ap.add_argument("--n-slides", type=int, default=36)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--mpp", type=float, default=1.0, help="µm per pixel of the rendered sections")
-    ap.add_argument("--size-um", type=float, default=600.0, help="side of each square section")
-    ap.add_argument("--tile-px", type=int, default=32)
-    a = ap.parse_args(argv)
-    table = build_cohort(a.out, a.n_slides, a.seed, a.mpp, a.size_um, a.tile_px)
-    print(table.to_string())
-    return 0
-
+from pathfm.commands.build_slide_tasks import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -1,37 +1,8 @@
-"""Tissue mask of one slide: mask.png, tissue.geojson (level-0 px), qc.png, mask.json.
+"""Alias of ``pathfm mask``: same arguments, same behaviour."""
 
-    python scripts/mask.py --slide results/slides/demo/demo_000.svs --slide-id demo_000 \
-        --manifest results/manifests/demo.tsv --params '{"mpp": 4.0}' --out results/masks/demo/demo_000
-"""
+import sys
 
-from __future__ import annotations
-
-import argparse
-import logging
-
-from pathfm.cli import json_object, setup_logging
-from pathfm.manifest import mpp_override, slide_record
-from pathfm.wsi.mask import MaskParams
-from pathfm.wsi.mask_slide import mask_slide
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--slide", required=True, help="slide file")
-    parser.add_argument("--slide-id", required=True)
-    parser.add_argument("--manifest", help="manifest TSV giving the slide's mpp override, if any")
-    parser.add_argument("--mpp-policy", default="fallback", choices=["fallback", "force"])
-    parser.add_argument("--params", type=json_object, default={}, help="MaskParams as JSON")
-    parser.add_argument("--out", required=True, help="output folder")
-    args = parser.parse_args(argv)
-    setup_logging()
-    override = mpp_override(slide_record(args.manifest, args.slide_id)) if args.manifest else None
-    meta = mask_slide(args.slide, args.out, MaskParams.from_dict(args.params),
-                      slide_id=args.slide_id, mpp_override=override, mpp_policy=args.mpp_policy)
-    logging.info("mask of %s: %.1f%% tissue, %d polygons, %.2f s", args.slide_id,
-                 100 * meta["tissue_fraction"], meta["n_polygons"], meta["seconds"])
-    return 0
-
+from pathfm.commands.mask import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

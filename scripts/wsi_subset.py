@@ -1,30 +1,8 @@
-"""Write the seeded WSI subset of a cohort manifest (kaiko Table III data-size ablation).
+"""Alias of ``pathfm wsi-subset``: same arguments, same behaviour."""
 
-    python scripts/wsi_subset.py --manifest results/manifests/demo.tsv --fraction 0.3 --seed 0 \
-        --out results/models/RUN/wsi_subset/demo.tsv --record results/models/RUN/wsi_subset/demo.json
-"""
+import sys
 
-from __future__ import annotations
-
-import argparse
-
-from pathfm.cli import setup_logging
-from pathfm.data.wsi_subset import write_subset
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--manifest", required=True, help="cohort manifest (TSV)")
-    ap.add_argument("--fraction", type=float, required=True, help="share of slides kept, (0, 1]")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", required=True, help="subset manifest (TSV)")
-    ap.add_argument("--record", required=True, help="JSON: fraction, seed, counts, slide ids")
-    args = ap.parse_args(argv)
-    setup_logging()
-    chosen = write_subset(args.manifest, args.fraction, args.seed, args.out, args.record)
-    print(f"{len(chosen)} slides: {' '.join(chosen)}")
-    return 0
-
+from pathfm.commands.wsi_subset import main
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

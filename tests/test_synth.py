@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import numpy as np
 import openslide
 import pytest
 
+from pathfm.commands.synth_slide import main as synth_slide_main
 from pathfm.wsi.synth import (
     DEFAULT_TISSUE_MIX, LEGEND, ScannerParams, StainParams, SynthParams, render,
     synthesize_slide, synthesize_tissue,
@@ -19,7 +19,6 @@ from pathfm.wsi.synth import (
 
 SMALL = {"width_um": 500, "height_um": 400, "n_pieces": 2}
 TINY = {"width_um": 300, "height_um": 240, "n_pieces": 1, "artefacts": []}
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "synth_slide.py"
 TRUTH_FILES = ("tissue_mask.png", "tissue_types.png", "truth.json")
 LEGEND_CODE = {v: k for k, v in LEGEND.items()}
 
@@ -205,24 +204,16 @@ def test_params_round_trip_through_json():
     assert list(p.tissue_mix) == ["stroma", "tumour"]
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("synth_slide_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_script_main(tmp_path, caplog):
-    script = _load_script()
     slide, truth = tmp_path / "x.svs", tmp_path / "truth"
     params = json.dumps({**TINY, "artefacts": ["bubble"]})
     with caplog.at_level("INFO"):
-        rc = script.main(["--slide-id", "x", "--seed", "4", "--params", params,
+        rc = synth_slide_main(["--slide-id", "x", "--seed", "4", "--params", params,
                           "--slide", str(slide), "--truth-dir", str(truth)])
     assert rc == 0
     assert slide.exists() and all((truth / n).exists() for n in TRUTH_FILES)
     assert json.loads((truth / "truth.json").read_text())["slide_id"] == "x"
     assert "slide x (seed 4)" in caplog.text
     with pytest.raises(SystemExit, match="unknown key"):
-        script.main(["--slide-id", "x", "--seed", "4", "--params", '{"nope": 1}',
+        synth_slide_main(["--slide-id", "x", "--seed", "4", "--params", '{"nope": 1}',
                      "--slide", str(slide), "--truth-dir", str(truth)])

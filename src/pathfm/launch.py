@@ -1,24 +1,31 @@
 """The launch line for a training step: plain python, torchrun on one node, or srun + torchrun.
 
-Rules call every GPU step through ``scripts/launch.py`` so that the same rule runs
-on a laptop, a GPU workstation and a Slurm cluster; only the resources change::
+Rules call every GPU step through the launcher so that the same rule runs on a
+laptop, a GPU workstation and a Slurm cluster; only the resources change::
 
-    python scripts/launch.py --gpus {resources.gpu} --nodes {resources.nodes} -- \\
-        scripts/train_ssl.py --model ... > {log} 2>&1
+    pathfm launch --gpus {resources.gpu} --nodes {resources.nodes} -- \\
+        train-ssl --model ... > {log} 2>&1
 
-gives, for ``G`` GPUs per node and ``N`` nodes:
+(:func:`command_prefix_for_resources` writes that prefix) gives, for ``G`` GPUs per
+node and ``N`` nodes:
 
-- ``G <= 1, N == 1``: ``python scripts/train_ssl.py ...`` (one process, no
+- ``G <= 1, N == 1``: ``python -m pathfm train-ssl ...`` (one process, no
   torch.distributed at all: ``pathfm.train.ddp`` sees no WORLD_SIZE);
-- ``G >= 2, N == 1``: ``torchrun --standalone --nproc-per-node G scripts/train_ssl.py ...``
+- ``G >= 2, N == 1``: ``torchrun --standalone --nproc-per-node G -m pathfm train-ssl ...``
   (a private rendezvous on the node, no port to choose);
 - ``N >= 2`` (inside a Slurm allocation of N nodes)::
 
       srun --overlap --nodes N --ntasks N --ntasks-per-node 1 --kill-on-bad-exit=1 \\
           torchrun --nnodes N --nproc-per-node G --rdzv-backend c10d \\
-          --rdzv-endpoint HEAD:29500 --rdzv-id $SLURM_JOB_ID scripts/train_ssl.py ...
+          --rdzv-endpoint HEAD:29500 --rdzv-id $SLURM_JOB_ID -m pathfm train-ssl ...
 
   one torchrun agent per node, meeting at the allocation's first node.
+
+The older form, a script path after ``--`` (``python scripts/launch.py --gpus G
+--nodes N -- scripts/train_ssl.py ...``, prefix from :func:`shell_prefix` /
+:func:`prefix_for_resources`), still works: the script runs as ``python SCRIPT``
+or ``torchrun ... SCRIPT``. Anything else after ``--`` (a program) runs as is, or
+under ``torchrun --no-python``.
 
 Why ``--overlap``: Snakemake's Slurm jobstep plugin already runs the rule's shell
 inside a one-task ``srun`` step, which holds the first node's CPUs; without it
@@ -73,13 +80,41 @@ def shell_prefix(launch_script: str, gpus: int = 0, nodes: int = 1,
                        "--"])
 
 
-def prefix_for_resources(resources, launch_script: str) -> str:
-    """:func:`shell_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``),
-    so that what sbatch asks for and what starts are one setting (``--set-resources``)."""
+def resources_geometry(resources) -> tuple[int, int]:
+    """``(GPUs per node, nodes)`` of a Snakemake job's resources (``gpu``, ``nodes``, ``gres``)."""
     nodes = int(getattr(resources, "nodes", 1))
     gpus = gpus_per_node(int(getattr(resources, "gpu", 0)), nodes,
                          getattr(resources, "gres", None))
-    return shell_prefix(launch_script, gpus, nodes)
+    return gpus, nodes
+
+
+def prefix_for_resources(resources, launch_script: str) -> str:
+    """:func:`shell_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``),
+    so that what sbatch asks for and what starts are one setting (``--set-resources``)."""
+    return shell_prefix(launch_script, *resources_geometry(resources))
+
+
+def command_prefix(gpus: int = 0, nodes: int = 1) -> str:
+    """What a rule's shell puts before a ``pathfm`` subcommand:
+    ``pathfm launch --gpus G --nodes N --`` (then e.g. ``train-ssl --model ...``).
+
+    As with :func:`shell_prefix`, the launch line itself is chosen when the job runs.
+    """
+    if gpus < 0 or nodes < 1:
+        raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
+    return shlex.join(["pathfm", "launch", "--gpus", str(gpus), "--nodes", str(nodes), "--"])
+
+
+def command_prefix_for_resources(resources) -> str:
+    """:func:`command_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``)."""
+    return command_prefix(*resources_geometry(resources))
+
+
+def is_subcommand(name: str) -> bool:
+    """Whether ``name`` is a ``pathfm`` subcommand (``train-ssl``, ``distill``, ...)."""
+    from pathfm.cli import subcommands
+
+    return name in subcommands()
 
 
 def torchrun_prefix(python: str = sys.executable) -> list[str]:
@@ -105,7 +140,11 @@ def launch_command(command: Sequence[str], gpus: int = 0, nodes: int = 1, *,
                    env: Mapping[str, str] | None = None, port: int = DEFAULT_RDZV_PORT,
                    python: str = sys.executable,
                    hostnames=slurm_hostnames) -> list[str]:
-    """The argv that runs ``command`` (a script and its arguments) on ``gpus`` x ``nodes``.
+    """The argv that runs ``command`` on ``gpus`` x ``nodes``.
+
+    ``command`` is a ``pathfm`` subcommand and its arguments (``["train-ssl", ...]``,
+    run as ``python -m pathfm train-ssl ...`` / ``torchrun ... -m pathfm train-ssl ...``),
+    a Python script and its arguments (``["scripts/train_ssl.py", ...]``), or a program.
 
     ``gpus`` is the number of GPUs per node (0 on CPU); ``nodes`` the number of
     nodes. Multi-node launches read ``SLURM_JOB_ID`` and ``SLURM_JOB_NODELIST``
@@ -117,9 +156,12 @@ def launch_command(command: Sequence[str], gpus: int = 0, nodes: int = 1, *,
         raise LaunchError("nothing to launch: give the script and its arguments")
     if gpus < 0 or nodes < 1:
         raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
-    # A script runs under this interpreter; anything else (a binary) under --no-python.
+    # A script runs under this interpreter; a pathfm subcommand as `-m pathfm SUB`
+    # under it; anything else (a binary) under --no-python.
     if command[0].endswith(".py"):
         plain, script = [python, *command], command
+    elif is_subcommand(command[0]):
+        plain, script = [python, "-m", "pathfm", *command], ["-m", "pathfm", *command]
     else:
         plain, script = command, ["--no-python", *command]
     if nodes == 1:

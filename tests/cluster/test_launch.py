@@ -7,8 +7,12 @@ import sys
 
 import pytest
 
+from pathfm.data.train_runs import launch_command as train_launch_command
 from pathfm.data.train_runs import launcher as train_launcher
-from pathfm.launch import LaunchError, gpus_per_node, launch_command
+from pathfm.launch import (
+    LaunchError, command_prefix, command_prefix_for_resources, gpus_per_node, launch_command,
+)
+from pathfm.train.distill_workflow import launch_command as distill_launch_command
 from pathfm.train.distill_workflow import launcher as distill_launcher
 
 from .conftest import REPO
@@ -46,6 +50,25 @@ def test_multi_node_reads_the_allocation():
                     "--rdzv-endpoint", "gpu07:29500", "--rdzv-id", "4242", "train.py"]
 
 
+def test_a_pathfm_subcommand_runs_as_the_pathfm_module():
+    for gpus in (0, 1):
+        assert launch_command(["train-ssl", "--x", "1"], gpus, python=PY) == [
+            PY, "-m", "pathfm", "train-ssl", "--x", "1"]
+    line = launch_command(["train-ssl", "--x", "1"], 2, python=PY)
+    assert line[-8:] == ["--standalone", "--nproc-per-node", "2",
+                         "-m", "pathfm", "train-ssl", "--x", "1"]
+    env = {"SLURM_JOB_ID": "7", "SLURM_JOB_NODELIST": "gpu[1-2]"}
+    line = launch_command(["distill", "--y"], 4, 2, env=env, python=PY,
+                          hostnames=lambda s: ["gpu1", "gpu2"])
+    assert line[:2] == ["srun", "--overlap"]
+    assert line[line.index("--nnodes"):] == [
+        "--nnodes", "2", "--nproc-per-node", "4", "--rdzv-backend", "c10d",
+        "--rdzv-endpoint", "gpu1:29500", "--rdzv-id", "7", "-m", "pathfm", "distill", "--y"]
+    # Not a subcommand and not a .py file: a program, as before.
+    assert launch_command(["train_ssl"], 0, python=PY) == ["train_ssl"]
+    assert launch_command(["prog"], 2, python=PY)[-2:] == ["--no-python", "prog"]
+
+
 def test_multi_node_fails_clearly_outside_slurm_or_on_too_few_nodes():
     with pytest.raises(LaunchError, match="outside a Slurm allocation"):
         launch_command(["train.py"], 4, 2, env={})
@@ -66,6 +89,25 @@ def test_script_execs_the_command_and_passes_its_exit_code(tmp_path):
     assert res.returncode == 75  # the requeue code reaches Snakemake / Slurm unchanged
     assert "ran ['--a', 'b']" in res.stdout
     assert "launch: " in res.stderr
+
+
+def test_pathfm_launch_execs_the_subcommand_and_passes_its_exit_code():
+    res = subprocess.run([sys.executable, "-m", "pathfm", "launch", "--gpus", "0", "--",
+                          "synth-manifest", "--no-such-option"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2  # argparse's exit code from inside the subcommand
+    assert "launch: " in res.stderr and " -m pathfm synth-manifest --no-such-option" in res.stderr
+    assert "usage: pathfm synth-manifest" in res.stderr
+    assert "error: the following arguments are required: --slides" in res.stderr
+
+
+def test_pathfm_launch_prints_the_line():
+    res = subprocess.run([sys.executable, "-m", "pathfm", "launch", "--gpus", "2", "--print",
+                          "--", "train-ssl", "--steps", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().endswith(
+        "--standalone --nproc-per-node 2 -m pathfm train-ssl --steps 3")
 
 
 def test_script_refuses_multi_node_outside_slurm():
@@ -99,3 +141,26 @@ def test_rule_launchers_pass_the_jobs_resources_to_the_launch_script():
             "python launch.py --gpus 4 --nodes 1 --")
         assert launcher(Resources(gpu=16, nodes=2, gres="gpu:8"), "launch.py") == (
             "python launch.py --gpus 8 --nodes 2 --")
+
+
+def test_command_prefix_is_the_pathfm_launch_subcommand():
+    assert command_prefix() == "pathfm launch --gpus 0 --nodes 1 --"
+    assert command_prefix(4) == "pathfm launch --gpus 4 --nodes 1 --"
+    assert command_prefix(8, 2) == "pathfm launch --gpus 8 --nodes 2 --"
+    with pytest.raises(LaunchError, match="nodes >= 1"):
+        command_prefix(1, 0)
+    with pytest.raises(LaunchError, match="gpus >= 0"):
+        command_prefix(-1)
+    assert command_prefix_for_resources(Resources(gpu=16, nodes=2)) == (
+        "pathfm launch --gpus 8 --nodes 2 --")
+    with pytest.raises(LaunchError, match="split evenly"):
+        command_prefix_for_resources(Resources(gpu=3, nodes=2))
+
+
+def test_rule_launch_commands_pass_the_jobs_resources_to_pathfm_launch():
+    for launch in (train_launch_command, distill_launch_command):
+        assert launch(Resources(gpu=0, nodes=1)) == "pathfm launch --gpus 0 --nodes 1 --"
+        assert launch(Resources(gpu=4)) == "pathfm launch --gpus 4 --nodes 1 --"
+        assert launch(Resources()) == "pathfm launch --gpus 0 --nodes 1 --"
+        assert launch(Resources(gpu=16, nodes=2, gres="gpu:8")) == (
+            "pathfm launch --gpus 8 --nodes 2 --")

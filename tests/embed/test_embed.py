@@ -1,7 +1,5 @@
 """Extraction: contract applied, features equal a direct forward, stores resume at shard level."""
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,7 +11,6 @@ from pathfm.embed.store import partial_path
 from pathfm.models.registry import get_entry
 from pathfm.wsi.tile_store import write_tile_store
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -103,11 +100,8 @@ def test_tile_store_without_pixels_is_a_clear_error(tmp_path):
 
 
 def test_embed_script_records_weights(tmp_path, h0):
-    import importlib.util
+    from pathfm.commands import embed as cli
 
-    spec = importlib.util.spec_from_file_location("embed_cli", REPO / "scripts" / "embed.py")
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
     entry, model = h0
     weights = tmp_path / "w.safetensors"
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
@@ -115,7 +109,8 @@ def test_embed_script_records_weights(tmp_path, h0):
     out = tmp_path / "e.zarr"
     assert cli.main(["--model", "demo-h0-mini", "--weights", str(weights), "--kind", "tiles",
                      "--tiles", str(tmp_path / "t.zarr"), "--out", str(out), "--workers", "0",
-                     "--dtype", "float16"]) == 0
+                     "--dtype", "float16", "--batch-size", "64", "--shard-size", "4096",
+                     "--autocast", "auto"]) == 0
     store = open_embedding_store(out)
     assert store.attrs["weights_sha256"] and len(store.attrs["weights_sha256"]) == 64
     assert store.attrs["dtype"] == "float16" and store.features.shape == (5, 128)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 
@@ -22,10 +22,8 @@ FAST_REG = {"channel": "grey", "shrink": [4, 2, 1], "smooth": [2.0, 1.0, 0.0], "
 
 
 def load_script(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The step ``pathfm.commands.<name>`` (``pathfm <name>``)."""
+    return importlib.import_module(f"pathfm.commands.{name}")
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +35,12 @@ def plism_set(tmp_path_factory):
                         "margin_um": 40.0, "warp_kwargs": {"max_rotation_deg": 4.0}})
     assert load_script("synth_plism").main([
         "--out-dir", str(root), "--stainings", "GMH", "GVH", "--scanners", "S60", "AT2",
-        "--seed", "3", "--params", synth]) == 0
+        "--reference", "GMH_S60", "--seed", "3", "--params", synth]) == 0
     register = load_script("plism_register")
     for slide_id in SLIDES:
         args = ["--reference", str(root / "slides/GMH_S60.svs"),
                 "--moving", str(root / f"slides/{slide_id}.svs"), "--slide-id", slide_id,
-                "--mpp", "2.0", "--params", json.dumps(FAST_REG),
+                "--mpp", "2.0", "--params", json.dumps(FAST_REG), "--tile-mpp", "0.5",
                 "--ground-truth", str(root / "ground_truth.json")]
         args += ["--identity"] if slide_id == "GMH_S60" else []
         out = root / "transforms" / slide_id
@@ -63,7 +61,8 @@ def test_render_writes_every_slide_and_the_truth(plism_set):
     assert truth["punch_radius_um"] == 110.0
     with pytest.raises(SystemExit, match="reference"):
         load_script("synth_plism").main(["--out-dir", str(plism_set / "x"), "--stainings", "GV",
-                                         "--scanners", "AT2"])
+                                         "--scanners", "AT2", "--reference", "GMH_S60",
+                                         "--seed", "0", "--params", "{}"])
 
 
 def test_registration_meets_the_tre_target(plism_set):
@@ -92,6 +91,8 @@ def test_embed_bench_and_report(plism_set, tmp_path):
     for s in SLIDES:
         assert embed.main(["--model", "demo-vit-s8-random", "--kind", "tiles", "--tiles",
                            str(plism_set / "tiles" / f"{s}.zarr"), "--workers", "0",
+                           "--dtype", "float16", "--batch-size", "64", "--shard-size", "4096",
+                           "--autocast", "auto",
                            "--out", str(tmp_path / "emb" / f"{s}.zarr")]) == 0
     out = tmp_path / "bench" / "demo-vit-s8-random.json"
     assert load_script("plism_bench").main([
@@ -124,7 +125,7 @@ def test_bench_refuses_mismatched_tiles(plism_set, tmp_path):
             "--model", "m", "--plism-set", "s",
             "--embeddings", "GMH_S60=x", "GMH_AT2=y",
             "--tiles", f"GMH_S60={plism_set}/tiles/GMH_S60.zarr", f"GMH_AT2={bad}/GMH_AT2.zarr",
-            "--out", str(tmp_path / "r.json")])
+            "--settings", "{}", "--leaderboard-k", "10", "--out", str(tmp_path / "r.json")])
 
 
 def _fake_result(model: str, noise: float, seed: int) -> dict:
@@ -172,7 +173,7 @@ def test_hub_files_become_tile_stores(tmp_path):
                 tiles[(slide, x, y)] = rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)
                 f[f"{slide}_17_{x}_{y}"] = tiles[(slide, x, y)]
     assert load_script("plism_tiles").main([
-        "--source", "hub", "--slides",
+        "--source", "hub", "--reference-id", "GMH_S60", "--slides",
         *[f"{s}={tmp_path}/{s}_to_GMH_S60.tif.h5" for s in ("GMH_S60", "GVH_AT2")],
         "--params", '{"tile_px": 16}', "--expected-tiles", "3",
         "--out-dir", str(tmp_path / "tiles")]) == 0

@@ -3,7 +3,6 @@ sampled tiling of real tiled TIFFs (small ones the tests write)."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,14 +10,11 @@ import pandas as pd
 import pytest
 import zarr
 
+from pathfm.commands import slide_dataset_table, tile_dataset_shard, tile_dataset_slide
 from pathfm.sources.slide_datasets import sample_indices, slide_table
 from pathfm.wsi.slide import open_slide
 from pathfm.wsi.tiff_writer import write_pyramidal_tiff
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-import slide_dataset_table  # noqa: E402
-import tile_dataset_shard  # noqa: E402
-import tile_dataset_slide  # noqa: E402
 
 MASK = {"mpp": 2.0, "saturation_threshold": 8, "min_tissue_area_um2": 2000.0, "max_hole_area_um2": 2000.0}
 

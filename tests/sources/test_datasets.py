@@ -4,7 +4,6 @@ import gzip
 import hashlib
 import io
 import json
-import sys
 import zipfile
 from pathlib import Path
 
@@ -225,7 +224,6 @@ def test_fetch_verifies_checksums(tmp_path):
 
 
 def test_fetch_dataset_cli_manual_dataset(tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    import fetch_dataset as cli
+    from pathfm.commands import fetch_dataset as cli
 
     assert cli.main(["--dataset", "mhist", "--root", str(tmp_path)]) == 2  # layout missing: says where to get it

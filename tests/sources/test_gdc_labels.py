@@ -1,8 +1,5 @@
 """Survival and TP53 labels from a fake GDC with hand-made cases, mutations and CNVs."""
 
-import sys
-from pathlib import Path
-
 import pandas as pd
 
 from pathfm.sources.gdc import GDCClient
@@ -84,8 +81,7 @@ def test_survival_fetch_and_cli(fake_gdc, tmp_path):
     _populate(fake_gdc)
     client = GDCClient(fake_gdc.url, policy=FAST, page_size=3)
     assert len(fetch_survival(client, ["TCGA-BRCA"])) == 7
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    import gdc_labels as cli
+    from pathfm.commands import gdc_labels as cli
 
     out = tmp_path / "tp53.tsv"
     assert cli.main(["--label", "tp53", "--projects", "TCGA-BRCA", "--api", fake_gdc.url, "--out", str(out)]) == 0

@@ -152,9 +152,7 @@ def test_gdc_retries_on_503(fake_gdc, monkeypatch):
 
 
 def test_cli_writes_manifest(fake_gdc, tmp_path):
-    import sys
-    sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[2] / "scripts"))
-    import gdc_manifest as cli
+    from pathfm.commands import gdc_manifest as cli
 
     _populate(fake_gdc)
     cfg = tmp_path / "paper.yaml"

@@ -1,8 +1,6 @@
 """Weights from a loopback hub (HF_ENDPOINT), from a local path, and the errors in between."""
 
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 
@@ -73,8 +71,7 @@ def test_local_path(tmp_path):
 
 
 def test_cli(hub, tmp_path):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-    import fetch_weights as cli
+    from pathfm.commands import fetch_weights as cli
 
     out = tmp_path / "w"
     rc = cli.main(["--model", "m", "--hub-id", "org/open", "--filename", "model.safetensors",

@@ -1,6 +1,3 @@
-import sys
-from pathlib import Path
-
 import pandas as pd
 
 from pathfm.sources.preflight import check_disk, check_hub_access, format_table, planned_bytes
@@ -19,8 +16,7 @@ def test_checks_and_table(tmp_path, capsys):
                       "size": [10**9, 5]}).to_csv(m, sep="\t", index=False)
         assert planned_bytes([m]) == 10**9  # b's path exists: not planned
         assert not check_disk(tmp_path, 10**18).ok
-        sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
-        import preflight as cli
+        from pathfm.commands import preflight as cli
 
         rc = cli.main(["--model", "m=org/m:w.bin", "--model", "g=org/g:w.bin", "--endpoint", hub.url,
                        "--manifest", str(m), "--disk-path", str(tmp_path)])

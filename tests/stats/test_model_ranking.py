@@ -1,13 +1,12 @@
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from pathfm.bench.result import write_result
+from pathfm.commands.rank_models import main
 from pathfm.stats.model_ranking import rank_models, score_table
 
-REPO = Path(__file__).resolve().parents[2]
 
 # Three models over three scores from two benchmarks; m1 wins everywhere, m3 loses everywhere.
 SCORES = {("bench-a", "t1", "auc"): {"m1": 0.9, "m2": 0.8, "m3": 0.7},
@@ -50,16 +49,15 @@ def test_rank_script_writes_table_formats(tmp_path):
         write_result(p, benchmark=r["benchmark"], task=r["task"], model=r["model"], protocol="x", settings={},
                      runs={k: [v["mean"]] for k, v in r["metrics"].items()}, seeds=[0], provenance={})
         paths.append(str(p))
-    spec = importlib.util.spec_from_file_location("rank_models", REPO / "scripts" / "rank_models.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
     stem = tmp_path / "tables" / "rank"
-    args = ["--results", *paths, "--table", str(stem), "--figures", str(tmp_path / "f.svg")]
+    args = ["--results", *paths, "--table", str(stem), "--figures", str(tmp_path / "f.svg"),
+            "--alpha", "0.05"]
     for b, t, m in SCORES:
         args += ["--entry", f"{b}/{t}/{m}"]
-    assert mod.main(args) == 0
+    assert main(args) == 0
     csv = pd.read_csv(f"{stem}.csv")
     assert csv["model"].tolist() == ["m1", "m2", "m3"]
     assert "average_rank" in Path(f"{stem}.md").read_text() and "tabular" in Path(f"{stem}.tex").read_text()
     with pytest.raises(SystemExit):
-        mod.main(["--results", *paths, "--table", str(stem), "--figures", "x.png", "--entry", "bad"])
+        main(["--results", *paths, "--table", str(stem), "--figures", "x.png", "--alpha", "0.05",
+              "--entry", "bad"])

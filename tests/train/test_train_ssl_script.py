@@ -1,8 +1,7 @@
-"""scripts/train_ssl.py: trains from slides + masks, exports, resumes, exits 75 on SIGTERM."""
+"""pathfm train-ssl (alias scripts/train_ssl.py): trains, exports, resumes, exits 75 on SIGTERM."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -45,16 +44,16 @@ def cohort(tmp_path_factory) -> tuple[Path, Path]:
 
 def args(cohort, out: Path, ssl: dict, objective="dino", model="demo-vit-s8") -> list[str]:
     return ["--model", model, "--manifests", str(cohort[0]), "--mask-dirs", str(cohort[1]),
+            "--mpp-policy", "fallback", "--epochs", "{}",
             "--ssl", json.dumps({**TINY_SSL, "objective": objective, **ssl}),
             "--patching", json.dumps(PATCHING), "--multicrop", json.dumps(CROPS),
             "--out-dir", str(out / "train"), "--export-dir", str(out / "model")]
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("train_ssl_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    from pathfm.commands import train_ssl
+
+    return train_ssl
 
 
 @pytest.mark.parametrize("objective,model", [("dino", "demo-vit-s8"),

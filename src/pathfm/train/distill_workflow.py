@@ -33,3 +33,12 @@ def launcher(resources, launch_script: str) -> str:
     from pathfm.launch import prefix_for_resources
 
     return prefix_for_resources(resources, launch_script)
+
+
+def launch_command(resources) -> str:
+    """The launch prefix of a distillation job for the ``pathfm`` entry point, from its ``gpu``,
+    ``nodes`` (and ``gres``) resources: ``pathfm launch --gpus G --nodes N --``, to be
+    followed by the subcommand (see pathfm.launch)."""
+    from pathfm.launch import command_prefix_for_resources
+
+    return command_prefix_for_resources(resources)
