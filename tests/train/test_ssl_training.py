@@ -2,11 +2,9 @@
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -77,7 +75,7 @@ def test_resume_is_bitwise_equal(registry, tmp_path):
 
 
 SIGTERM_SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys
     from pathlib import Path
     import torch
     torch.set_num_threads(1)  # float reductions must not depend on the machine's load
@@ -85,14 +83,22 @@ SIGTERM_SCRIPT = textwrap.dedent("""
     from synthetic import SyntheticMultiCrop, tiny_config
     from pathfm.train.ssl import run
 
-    class Slow(SyntheticMultiCrop):
+    # argv[1], when given: the global index of the batch during whose fetch the job
+    # is pre-empted. The loop fetches batch k in the main thread during step k, and
+    # raise_signal runs the Python handler before it returns, so the stop flag is
+    # always set within step k: no timing is involved.
+    stop_at = int(sys.argv[1]) if len(sys.argv) > 1 else None
+
+    class Preempted(SyntheticMultiCrop):
         def batch(self, epoch, index):
-            time.sleep(0.03)  # leaves the test time to send SIGTERM mid-run
+            if epoch * self.steps + index == stop_at:
+                signal.raise_signal(signal.SIGTERM)
             return super().batch(epoch, index)
 
     cfg = tiny_config(Path({registry!r}), steps=40, checkpoint_every=100, log_every=1)
-    run(cfg, Slow(), Path({out!r}), resume=True)
+    run(cfg, Preempted(), Path({out!r}), resume=True)
 """)
+STOP_AT = 9  # batch 2 of epoch 1 (7 batches an epoch): resume lands mid-epoch
 
 
 def test_sigterm_saves_and_exits_with_requeue_code(registry, tmp_path):
@@ -108,20 +114,21 @@ def test_sigterm_saves_and_exits_with_requeue_code(registry, tmp_path):
     script = tmp_path / "job.py"
     script.write_text(SIGTERM_SCRIPT.format(helper=str(Path(__file__).parent),
                                             registry=str(registry), out=str(out)))
-    proc = subprocess.Popen([sys.executable, str(script)], env=env)
-    deadline = time.time() + 60
-    while time.time() < deadline:  # wait until a few steps are logged
-        log = out / "log.jsonl"
-        if log.exists() and len(log.read_text().splitlines()) >= 3:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=60) == REQUEUE_EXIT_CODE
+    # SIGTERM during step STOP_AT: the loop finishes that step, checkpoints it, exits 75.
+    stopped_run = subprocess.run([sys.executable, str(script), str(STOP_AT)], env=env,
+                                 timeout=120)
+    assert stopped_run.returncode == REQUEUE_EXIT_CODE
     stopped = load_checkpoint(latest_checkpoint(out / "checkpoints"))
-    assert 3 <= stopped["step"] < 40
+    assert stopped["step"] == STOP_AT + 1
+    assert [r["step"] for r in _log(out)] == list(range(1, STOP_AT + 2))
 
+    # Rerunning the same command resumes from that checkpoint (the log goes on from
+    # the next step instead of starting over) and ends bitwise where the
+    # uninterrupted run does.
     assert subprocess.run([sys.executable, str(script)], env=env, timeout=120).returncode == 0
+    assert [r["step"] for r in _log(out)] == list(range(1, 41))
     ref, job = _weights(tmp_path / "ref"), _weights(out)
+    assert ref.keys() == job.keys()
     for k in ref:
         assert torch.equal(ref[k], job[k]), k
 

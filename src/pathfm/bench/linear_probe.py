@@ -24,6 +24,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from pathfm.bench.early_stopping import EarlyStopping
 from pathfm.bench.metrics import balanced_accuracy, classification_metrics
 
 # eva ≥ 0.2 early-stopping patience (validation checks = epochs here) per task.
@@ -108,7 +109,8 @@ def train_probe(x_tr, y_tr, x_va, y_va, n_classes: int, settings: dict, seed: in
     loss_fn = nn.CrossEntropyLoss()
     n, batch = len(y_tr), min(settings["batch"], len(y_tr))
     steps_per_epoch = max(1, n // batch)  # drop_last, as eva's train loader
-    best, best_state, since, step, epoch = -1.0, None, 0, 0, 0
+    stopper = EarlyStopping(settings["patience_resolved"], best=-1.0)
+    step, epoch = 0, 0
     while step < settings["max_steps"]:
         order = torch.randperm(n, generator=g)
         head.train()
@@ -128,14 +130,11 @@ def train_probe(x_tr, y_tr, x_va, y_va, n_classes: int, settings: dict, seed: in
         head.eval()
         with torch.no_grad():
             score = balanced_accuracy(y_va.numpy(), head(x_va).argmax(1).numpy())
-        if score > best:
-            best, best_state, since = score, {k: v.clone() for k, v in head.state_dict().items()}, 0
-        else:
-            since += 1
-            if since >= settings["patience_resolved"]:
-                break
-    head.load_state_dict(best_state)
-    return head, best, epoch
+        if stopper.update(score, epoch,
+                          lambda: {k: v.clone() for k, v in head.state_dict().items()}):
+            break
+    stopper.restore(head)
+    return head, stopper.best, epoch
 
 
 def eva_splits(split: np.ndarray) -> dict[str, np.ndarray]:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from pathfm.bench.abmil import pad_bags
+from pathfm.bench.early_stopping import EarlyStopping
 
 
 @dataclass
@@ -72,7 +73,8 @@ def fit_mil(model: nn.Module, train_bags: list[torch.Tensor], train_targets: tor
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=settings.max_epochs, eta_min=0.0)
-    best, best_state, best_epoch, stale = -np.inf, copy.deepcopy(model.state_dict()), -1, 0
+    stopper = EarlyStopping(settings.patience, best=-np.inf,
+                            state=copy.deepcopy(model.state_dict()), step=-1)
     history = []
     for epoch in range(settings.max_epochs):
         model.train()
@@ -92,12 +94,9 @@ def fit_mil(model: nn.Module, train_bags: list[torch.Tensor], train_targets: tor
         score = score_fn(predict(model, val_bags, settings.batch_size), val_targets)
         history.append({"epoch": epoch, "loss": float(np.mean(losses)) if losses else None,
                         "val_score": score})
-        if score > best:
-            best, best_state, best_epoch, stale = score, copy.deepcopy(model.state_dict()), epoch, 0
-        else:
-            stale += 1
-            if stale >= settings.patience:
-                break
-    model.load_state_dict(best_state)
-    return {"best_val_score": float(best), "best_epoch": best_epoch, "epochs": len(history),
+        if stopper.update(score, epoch, lambda: copy.deepcopy(model.state_dict())):
+            break
+    stopper.restore(model)
+    return {"best_val_score": float(stopper.best), "best_epoch": stopper.best_step,
+            "epochs": len(history),
             "history": history}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pathfm.bench.early_stopping import EarlyStopping
 from pathfm.bench.seg_decoder import ConvDecoder, dice_loss, tokens_to_map
 from pathfm.bench.seg_metrics import DiceAccumulator
 
@@ -93,7 +94,9 @@ def train_decoder(train: tuple, val: tuple, num_classes: int, protocol: SegProto
     decoder = ConvDecoder(feats.shape[1], num_classes, protocol.with_image)
     opt = torch.optim.AdamW(decoder.parameters(), lr=protocol.lr)
     sched = torch.optim.lr_scheduler.PolynomialLR(opt, total_iters=protocol.max_steps, power=0.9)
-    best, best_state, best_step, stale, evals = -1.0, copy.deepcopy(decoder.state_dict()), 0, 0, []
+    stopper = EarlyStopping(protocol.patience, best=-1.0,
+                            state=copy.deepcopy(decoder.state_dict()), step=0)
+    evals = []
     for step in range(1, protocol.max_steps + 1):
         decoder.train()
         idx = torch.randint(0, len(feats), (min(protocol.batch_size, len(feats)),), generator=g)
@@ -105,14 +108,11 @@ def train_decoder(train: tuple, val: tuple, num_classes: int, protocol: SegProto
         if step % protocol.eval_every == 0 or step == protocol.max_steps:
             score = evaluate(decoder, *val, num_classes, protocol.batch_size).mean()
             evals.append({"step": step, "loss": float(loss.detach()), "val_dice_mean": score})
-            if score > best:
-                best, best_state, best_step, stale = score, copy.deepcopy(decoder.state_dict()), step, 0
-            else:
-                stale += 1
-                if stale >= protocol.patience:
-                    break
-    decoder.load_state_dict(best_state)
-    return decoder, {"best_step": best_step, "best_val_dice_mean": best, "evals": evals}
+            if stopper.update(score, step, lambda: copy.deepcopy(decoder.state_dict())):
+                break
+    stopper.restore(decoder)
+    return decoder, {"best_step": stopper.best_step, "best_val_dice_mean": stopper.best,
+                     "evals": evals}
 
 
 def run_segmentation(train: tuple, val: tuple, test: tuple, class_names: list[str],

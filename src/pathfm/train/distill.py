@@ -320,12 +320,8 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     ddp.seed_everything(cfg["seed"], 0)  # identical initial weights on every rank
     task = build_task(cfg, info)
     ddp.seed_everything(cfg["seed"], info.rank)
-    loop_cfg = LoopConfig(
-        total_steps=cfg["steps"], schedules=build_schedules(cfg, info.world_size),
-        checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
-        log_every=cfg["log_every"], clip_grad=cfg["optim"]["clip_grad"],
-        precision=cfg["precision"], adamw_betas=tuple(cfg["optim"]["betas"]),
-        progress=cfg["progress"], extra_state={"config": cfg})
+    loop_cfg = LoopConfig.from_run(cfg, build_schedules(cfg, info.world_size),
+                                   extra_state={"config": cfg})
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, cfg,
                           which=cfg["export"], extra={"distilled_from": cfg["teacher"],
                                                       "teacher_heads": cfg["teacher_heads"]},

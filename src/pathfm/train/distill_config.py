@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 
+from pathfm.config_merge import merge_known
 from pathfm.train.ssl import DEFAULT_CONFIG as SSL_DEFAULTS
 from pathfm.train.ssl import resolve_config as resolve_ssl_config
 
@@ -117,15 +118,7 @@ GPFM_DEFAULTS: dict = {
 
 def merge(config: dict | None, defaults: dict, where: str) -> dict:
     """Defaults deep-merged with ``config``; an unknown key raises naming its full path."""
-    out = copy.deepcopy(defaults)
-    for key, value in (config or {}).items():
-        if key not in defaults:
-            raise KeyError(f"unknown distill config key {where + key!r}; known: {sorted(defaults)}")
-        if isinstance(defaults[key], dict) and isinstance(value, dict):
-            out[key] = merge(value, defaults[key], f"{where}{key}.")
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+    return merge_known(config, defaults, "distill config", where)
 
 
 def resolve_distill_config(config: dict) -> dict:

@@ -156,12 +156,9 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     ddp.seed_everything(ssl["seed"], 0)
     task = GPFMTask(cfg, build_experts(cfg), info)
     ddp.seed_everything(ssl["seed"], info.rank)
-    loop_cfg = LoopConfig(
-        total_steps=ssl["steps"], schedules=build_schedules(ssl, info.world_size),
-        checkpoint_every=ssl["checkpoint_every"], keep_checkpoints=ssl["keep_checkpoints"],
-        log_every=ssl["log_every"], clip_grad=ssl["optim"]["clip_grad"],
-        precision=ssl["precision"], adamw_betas=tuple(ssl["optim"]["betas"]),
-        progress=ssl["progress"], extra_state={"config": cfg})
+    # The loop settings are the ssl section's; the checkpoints record the whole config.
+    loop_cfg = LoopConfig.from_run(ssl, build_schedules(ssl, info.world_size),
+                                   extra_state={"config": cfg})
     card_cfg = {**cfg, "data_manifest": ssl["data_manifest"]}
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, card_cfg,
                           which=ssl["export"],

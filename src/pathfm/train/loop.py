@@ -45,7 +45,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import torch
 import torch.nn as nn
@@ -82,6 +82,24 @@ class LoopConfig:
     adamw_betas: tuple[float, float] = (0.9, 0.999)
     progress: bool = True
     extra_state: dict = field(default_factory=dict)  # written into every checkpoint
+
+    @classmethod
+    def from_run(cls, run: Mapping, schedules: dict[str, CosineSchedule], *,
+                 extra_state: dict) -> LoopConfig:
+        """The loop settings of a resolved run config with ``pathfm.train.ssl``'s keys.
+
+        ``run`` gives ``steps``, ``checkpoint_every``, ``keep_checkpoints``,
+        ``log_every``, ``precision``, ``progress``, ``optim.clip_grad`` and
+        ``optim.betas``; ``schedules`` and ``extra_state`` (e.g. ``{"config": full
+        config}``) are the caller's.
+        """
+        return cls(
+            total_steps=run["steps"], schedules=schedules,
+            checkpoint_every=run["checkpoint_every"], keep_checkpoints=run["keep_checkpoints"],
+            log_every=run["log_every"], clip_grad=run["optim"]["clip_grad"],
+            precision=run["precision"], adamw_betas=tuple(run["optim"]["betas"]),
+            progress=run["progress"], extra_state=extra_state,
+        )
 
 
 def _autocast(precision: str, device: torch.device):

@@ -30,13 +30,13 @@ a checkpoint; rerunning the same command resumes.
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from collections.abc import Iterable
 
 import torch
 import torch.nn as nn
 
+from pathfm.config_merge import merge_known
 from pathfm.losses import DINOLoss, KoLeoLoss, iBOTPatchLoss
 from pathfm.models.heads import DINOHead
 from pathfm.models.registry import ModelEntry, get_entry, load_weights, resolve_weights_path
@@ -89,15 +89,12 @@ DEFAULT_CONFIG: dict = {
 
 
 def resolve_config(config: dict, defaults: dict = DEFAULT_CONFIG, where: str = "") -> dict:
-    """Defaults deep-merged with ``config``; an unknown key is an error naming it."""
-    out = copy.deepcopy(defaults)
-    for key, value in (config or {}).items():
-        if key not in defaults:
-            raise KeyError(f"unknown SSL config key {where + key!r}; known: {sorted(defaults)}")
-        if isinstance(defaults[key], dict) and isinstance(value, dict):
-            out[key] = resolve_config(value, defaults[key], f"{where}{key}.")
-        else:
-            out[key] = value
+    """Defaults deep-merged with ``config``; an unknown key is an error naming it.
+
+    ``where`` prefixes key paths in that error; the objective-dependent defaults are
+    filled in only for a top-level config (``where`` empty).
+    """
+    out = merge_known(config, defaults, "SSL config", where)
     if not where:
         if out["objective"] not in ("dino", "dinov2"):
             raise ValueError(f"objective {out['objective']!r} is not dino or dinov2")
@@ -343,13 +340,8 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     ddp.seed_everything(cfg["seed"], info.rank)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    loop_cfg = LoopConfig(
-        total_steps=cfg["steps"], schedules=build_schedules(cfg, info.world_size),
-        checkpoint_every=cfg["checkpoint_every"], keep_checkpoints=cfg["keep_checkpoints"],
-        log_every=cfg["log_every"], clip_grad=cfg["optim"]["clip_grad"],
-        precision=cfg["precision"], adamw_betas=tuple(cfg["optim"]["betas"]),
-        progress=cfg["progress"], extra_state={"config": cfg},
-    )
+    loop_cfg = LoopConfig.from_run(cfg, build_schedules(cfg, info.world_size),
+                                   extra_state={"config": cfg})
     summary = fit(task, data, out_dir, loop_cfg, info, resume=resume)
     result = {"last_checkpoint": summary["last_checkpoint"]}
     if info.is_main:
