@@ -14,8 +14,9 @@ hold (``@``, not ``~``, which bash may expand). A point identical to its base ru
 ``MAX_SLUG`` characters use a hash of the same canonical settings instead.
 
 ``expert_distillation``-style sweeps name existing models (``models:``) and make
-no runs. Nothing here imports snakemake; ``workflow/rules/sweeps_common.smk`` and
-``train.smk`` call it; ``pathfm.models.registry`` resolves the derived names.
+no runs. Nothing here imports snakemake; the workflow's planners
+(``pathfm.workflow.models``, ``pathfm.workflow.ablation``) call it and
+``pathfm.models.registry`` resolves the derived names.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ rule build_demo_dataset:
         seed=lambda w: PLAN.patch.dataset(w.dataset)["seed"],
         extra=lambda w: as_json(PLAN.patch.dataset(w.dataset)["params"]),
     shell:
-        "python {params.script} --dataset {params.kind} --out {output} --seed {params.seed}"
+        "pathfm {params.script} --dataset {params.kind} --out {output} --seed {params.seed}"
         " --params {params.extra:q} > {log} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule fetch_dataset:
         kind=lambda w: PLAN.patch.dataset(w.dataset)["kind"],
         tasks=lambda w: PLAN.patch.fetch_tasks_arg(w.dataset),
     shell:
-        "python {params.script} --dataset {params.kind} --root {output} {params.tasks}"
+        "pathfm {params.script} --dataset {params.kind} --root {output} {params.tasks}"
         " > {log} 2>&1"
 
 
@@ -76,7 +76,7 @@ rule linear_probe:
         overrides_name=PLAN.patch.lp["overrides_name"],
         seed=PLAN.patch.lp["seed"],
     shell:
-        "python {params.script} --embeddings {input} --task {wildcards.task} {params.pairs}"
+        "pathfm {params.script} --embeddings {input} --task {wildcards.task} {params.pairs}"
         " --overrides {params.overrides:q} --overrides-name {params.overrides_name}"
         " --seed {params.seed} > {log} 2>&1"
 
@@ -107,7 +107,7 @@ rule hest_bench:
         pooling=lambda w: PLAN.patch.hest_pooling(w.pooling),
         options=PLAN.patch.hest_options(),
     shell:
-        "python {params.script} --embeddings {input.store} --task-dir {input.dataset}/{wildcards.task}"
+        "pathfm {params.script} --embeddings {input.store} --task-dir {input.dataset}/{wildcards.task}"
         " --pooling {params.pooling:q} {params.options} --benchmark hest-{wildcards.pooling}"
         " --out {output} > {log} 2>&1"
 
@@ -137,7 +137,7 @@ rule tp53_bench:
         folds=PLAN.patch.tp53["folds"],
         seed=PLAN.patch.tp53["seed"],
     shell:
-        "python {params.script} --embeddings {input} --task {wildcards.task}"
+        "pathfm {params.script} --embeddings {input} --task {wildcards.task}"
         " --protocol {params.protocol} --overrides {params.overrides:q} --overrides-name {params.name}"
         " --folds {params.folds} --seed {params.seed} --out {output} > {log} 2>&1"
 
@@ -164,5 +164,5 @@ rule unsupervised_metrics:
         max_samples=PLAN.patch.uns["max_samples"],
         seed=PLAN.patch.uns["seed"],
     shell:
-        "python {params.script} --embeddings {input} --task {wildcards.task}"
+        "pathfm {params.script} --embeddings {input} --task {wildcards.task}"
         " --max-samples {params.max_samples} --seed {params.seed} --out {output} > {log} 2>&1"

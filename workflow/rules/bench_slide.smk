@@ -27,7 +27,7 @@ rule build_slide_tasks:
         size_um=lambda w: PLAN.slides.demo_cohorts[w.name]["size_um"],
         tile_px=lambda w: PLAN.slides.demo_cohorts[w.name]["tile_px"],
     shell:
-        "python {params.script} --out {output} --n-slides {params.n_slides} --seed {params.seed}"
+        "pathfm {params.script} --out {output} --n-slides {params.n_slides} --seed {params.seed}"
         " --mpp {params.mpp} --size-um {params.size_um} --tile-px {params.tile_px} > {log} 2>&1"
 
 
@@ -65,7 +65,7 @@ rule slide_classification:
         batch=config["slide_bench"]["classification"]["batch_size"],
         name=config["slide_bench"]["classification"]["overrides_name"],
     shell:
-        "python {params.script} --features {input.features} {params.table}"
+        "pathfm {params.script} --features {input.features} {params.table}"
         " --label {params.label} --protocol {wildcards.protocol} --seeds {params.seeds}"
         " --max-tiles {params.max_tiles} --max-epochs {params.max_epochs} --patience {params.patience}"
         " --batch-size {params.batch}"
@@ -102,7 +102,7 @@ rule survival_bench:
         ),
         name=config["slide_bench"]["survival"]["overrides_name"],
     shell:
-        "python {params.script} --features {input.features} {params.table}"
+        "pathfm {params.script} --features {input.features} {params.table}"
         " --head {wildcards.head} --seed {params.seed} --max-epochs {params.max_epochs}"
         " --coxph-alphas {params.alphas}"
         " --overrides-name {params.name} --task {wildcards.task} --model {wildcards.model}"
@@ -134,7 +134,7 @@ rule retrieval_bench:
         n_bootstrap=config["slide_bench"]["retrieval"]["n_bootstrap"],
         seed=config["slide_bench"]["retrieval"]["seed"],
     shell:
-        "python {params.script} --features {input.features} {params.table}"
+        "pathfm {params.script} --features {input.features} {params.table}"
         " --protocol {wildcards.protocol} --n-bootstrap {params.n_bootstrap} --seed {params.seed}"
         " --task {wildcards.task} --model {wildcards.model} --out {output} > {log} 2>&1"
 
@@ -169,7 +169,7 @@ rule segmentation_bench:
         batch=config["slide_bench"]["segmentation"]["batch_size"],
         name=config["slide_bench"]["segmentation"]["overrides_name"],
     shell:
-        "python {params.script} {params.images} --model {wildcards.model} {params.weights}"
+        "pathfm {params.script} {params.images} --model {wildcards.model} {params.weights}"
         " --seeds {params.seeds} --max-steps {params.max_steps} --eval-every {params.eval_every}"
         " --batch-size {params.batch}"
         " --overrides-name {params.name} --task {wildcards.task} --out {output} > {log} 2>&1"
@@ -195,7 +195,7 @@ rule fetch_slide_bench_dataset:
     params:
         script=PLAN.script("fetch_dataset.py"),
     shell:
-        "python {params.script} --dataset {wildcards.dataset} --root {output} > {log} 2>&1"
+        "pathfm {params.script} --dataset {wildcards.dataset} --root {output} > {log} 2>&1"
 
 
 rule rank_models:
@@ -228,7 +228,7 @@ rule rank_models:
         alpha=PLAN.slides.rank["alpha"],
         stem=lambda w, output: output.table[0][: -len(".csv")],
     shell:
-        "python {params.script} --results {input.results} {params.entries} {params.reference}"
+        "pathfm {params.script} --results {input.results} {params.entries} {params.reference}"
         " --alpha {params.alpha} --table {params.stem} --figures {output.figures}"
         " > {log} 2>&1"
 

@@ -26,7 +26,7 @@ checkpoint slide_dataset_table:
     params:
         script=PLAN.script("slide_dataset_table.py"),
     shell:
-        "python {params.script} --dataset {wildcards.name} --root {input.root}"
+        "pathfm {params.script} --dataset {wildcards.name} --root {input.root}"
         " --out {output} > {log} 2>&1"
 
 
@@ -57,7 +57,7 @@ rule tile_dataset_shard:
         max_tiles=lambda w: PLAN.slides.datasets[w.name]["max_tiles"],
         seed=lambda w: PLAN.slides.datasets[w.name]["seed"],
     shell:
-        "python {params.script} --table {input.table} --slides-per-job {params.per_job}"
+        "pathfm {params.script} --table {input.table} --slides-per-job {params.per_job}"
         " --shard {wildcards.shard} --mask-params {params.mask:q} --tiling {params.tiling:q}"
         " --max-tiles {params.max_tiles} --seed {params.seed} --tiles-out {output.tiles}"
         " --masks-out {output.masks} > {log} 2>&1"

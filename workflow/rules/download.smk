@@ -28,7 +28,7 @@ checkpoint gdc_manifest:
         query=lambda w: PLAN.cohorts.gdc_query_args(w.cohort),
         api=config["gdc_api"],
     shell:
-        "python {params.script} --cohort {wildcards.cohort} {params.query}"
+        "pathfm {params.script} --cohort {wildcards.cohort} {params.query}"
         " --slides-root results/slides --api {params.api} --out {output} > {log} 2>&1"
 
 
@@ -46,7 +46,7 @@ checkpoint frozen_manifest:
     params:
         script=PLAN.script("freeze_manifest.py"),
     shell:
-        "python {params.script} --cohort {wildcards.cohort} --manifest {input}"
+        "pathfm {params.script} --cohort {wildcards.cohort} --manifest {input}"
         " --slides-root results/slides --out {output} > {log} 2>&1"
 
 
@@ -74,7 +74,7 @@ rule download_slide:
         script=PLAN.script("download_slide.py"),
         api=config["gdc_api"],
     shell:
-        "python {params.script} --manifest {input.manifest} --slide-id {wildcards.slide_id}"
+        "pathfm {params.script} --manifest {input.manifest} --slide-id {wildcards.slide_id}"
         " --api {params.api} --report {output.report} > {log} 2>&1"
 
 
@@ -95,5 +95,5 @@ rule gdc_labels:
         projects=lambda w: " ".join(PLAN.cohorts.label_projects(w.label)),
         api=config["gdc_api"],
     shell:
-        "python {params.script} --label {wildcards.label} --projects {params.projects}"
+        "pathfm {params.script} --label {wildcards.label} --projects {params.projects}"
         " --api {params.api} --out {output} > {log} 2>&1"

@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.launch import shell_prefix
+from pathfm.launch import command_prefix
 
 
 rule embed:
@@ -33,9 +33,7 @@ rule embed:
     params:
         script=PLAN.script("embed.py"),
         # One process (no data parallelism): one GPU, one node at most.
-        launcher=lambda w, resources: shell_prefix(
-            PLAN.script("launch.py"), min(int(resources.gpu), 1), 1
-        ),
+        launcher=lambda w, resources: command_prefix(min(int(resources.gpu), 1), 1),
         weights=lambda w: PLAN.models.weights_arg(w.model),
         source=lambda w, input: PLAN.patch.embed_source_args(w.dataset, input.dataset),
         destination=lambda w, output: f"--dataset-name {w.dataset} --out {output.store}",
@@ -167,7 +165,7 @@ rule fetch_weights:
         hub=lambda w: PLAN.models.hub_args(w.model),
         hub_dir=lambda w: f"{paths.model_dir(w.model)}/hub",
     shell:
-        "(python {params.fetch} --model {wildcards.model} {params.hub}"
+        "(pathfm {params.fetch} --model {wildcards.model} {params.hub}"
         " --out-dir {params.hub_dir} --record {output.record}"
-        " && python {params.export} --model {wildcards.model} --record {output.record}"
+        " && pathfm {params.export} --model {wildcards.model} --record {output.record}"
         " --out {output.weights}) > {log} 2>&1"

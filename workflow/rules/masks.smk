@@ -27,6 +27,6 @@ rule mask:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         out_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
-        "python {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
+        "pathfm {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
         " --manifest {input.manifest} --mpp-policy {params.mpp_policy}"
         " --params {params.mask:q} --out {params.out_dir} > {log} 2>&1"

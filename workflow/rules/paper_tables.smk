@@ -38,7 +38,7 @@ rule paper_table:
         ),
         stem=lambda w, output: output.table[: -len(".csv")],
     shell:
-        "python {params.script} --kind table --results {input.results} {params.published}"
+        "pathfm {params.script} --kind table --results {input.results} {params.published}"
         " --spec {params.spec:q} --caption {params.caption:q} --table {params.stem}"
         " > {log} 2>&1"
 
@@ -81,7 +81,7 @@ rule paper_figure:
         stem=lambda w, output: output.table[: -len(".csv")],
         figure=lambda w, output: output.png[: -len(".png")],
     shell:
-        "python {params.script} --kind {params.kind} --results {input.results}"
+        "pathfm {params.script} --kind {params.kind} --results {input.results}"
         " {params.published} --spec {params.spec:q} --caption {params.caption:q}"
         " --table {params.stem} --figure {params.figure} > {log} 2>&1"
 
@@ -114,7 +114,7 @@ rule table_html:
         script=PLAN.script("paper_table_html.py"),
         caption=lambda w: PLAN.tables.report_caption(f"{w.paper}_{w.name}"),
     shell:
-        "python {params.script} --table {input} --caption {params.caption:q} --out {output}"
+        "pathfm {params.script} --table {input} --caption {params.caption:q} --out {output}"
         " > {log} 2>&1"
 
 
@@ -151,7 +151,7 @@ rule provenance:
         script=PLAN.script("provenance.py"),
         config=lambda w: as_json(config),
     shell:
-        "python {params.script} --config {params.config:q} --config-out {output.config}"
+        "pathfm {params.script} --config {params.config:q} --config-out {output.config}"
         " --versions-out {output.versions} --html-out {output.html} > {log} 2>&1"
 
 
@@ -177,4 +177,4 @@ rule runtime_summary:
     params:
         script=PLAN.script("runtime_summary.py"),
     shell:
-        "python {params.script} --runtime-dir runtime --out {output} > {log} 2>&1"
+        "pathfm {params.script} --runtime-dir runtime --out {output} > {log} 2>&1"

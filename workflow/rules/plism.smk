@@ -27,7 +27,7 @@ rule synth_plism:
         seed=lambda w: PLAN.plism.spec(w.plism_set)["seed"],
         synth=lambda w: as_json(PLAN.plism.spec(w.plism_set)["synth"]),
     shell:
-        "python {params.script} --out-dir {params.out_dir} --stainings {params.stainings}"
+        "pathfm {params.script} --out-dir {params.out_dir} --stainings {params.stainings}"
         " --scanners {params.scanners} --reference {params.reference} --seed {params.seed}"
         " --params {params.synth:q} > {log} 2>&1"
 
@@ -63,7 +63,7 @@ rule plism_register:
         identity=lambda w: PLAN.plism.identity_flag(w.plism_set, w.slide_id),
         truth=lambda w, input: f"--ground-truth {input.truth}" if input.truth else "",
     shell:
-        "python {params.script} --reference {params.reference} --moving {params.moving}"
+        "pathfm {params.script} --reference {params.reference} --moving {params.moving}"
         " --slide-id {wildcards.slide_id} {params.identity} --mpp {params.mpp}"
         " --params {params.reg:q} {params.truth} --tile-mpp {params.tile_mpp}"
         " --tfm {output.tfm} --qc {output.qc} --info {output.info} > {log} 2>&1"
@@ -95,7 +95,7 @@ rule plism_tiles:
         tfms=lambda w, input: PLAN.plism.pairs(w.plism_set, list(input.tfms)),
         tiling=PLAN.plism.tiling_json(),
     shell:
-        "python {params.script} --source raw --reference-id {params.reference}"
+        "pathfm {params.script} --source raw --reference-id {params.reference}"
         " --slides {params.slides} --transforms {params.tfms} --params {params.tiling:q}"
         " --out-dir {output.tiles} > {log} 2>&1"
 
@@ -122,7 +122,7 @@ rule plism_fetch_hub:
         staining=lambda w: w.slide_id.split("_")[0],
         scanner=lambda w: w.slide_id.split("_")[1],
     shell:
-        "python {params.script} --dataset plism --root {params.root}"
+        "pathfm {params.script} --dataset plism --root {params.root}"
         " --stainings {params.staining} --scanners {params.scanner} > {log} 2>&1"
 
 
@@ -149,7 +149,7 @@ rule plism_hub_tiles:
         expected=lambda w: PLAN.plism.expected_tiles_arg(w.plism_set),
         tiling=PLAN.plism.tiling_json(),
     shell:
-        "python {params.script} --source hub --reference-id {params.reference}"
+        "pathfm {params.script} --source hub --reference-id {params.reference}"
         " --slides {params.slides} {params.expected} --params {params.tiling:q}"
         " --out-dir {output.tiles} > {log} 2>&1"
 
@@ -180,7 +180,7 @@ rule plism_bench:
         settings=PLAN.plism.metric_json(),
         k=config["plism"]["metrics"]["leaderboard_k"],
     shell:
-        "python {params.script} --model {wildcards.model} --plism-set {wildcards.plism_set}"
+        "pathfm {params.script} --model {wildcards.model} --plism-set {wildcards.plism_set}"
         " --embeddings {params.embeddings} --tiles {params.tiles}"
         " --settings {params.settings:q} --leaderboard-k {params.k}"
         " --out {output.result} > {log} 2>&1"
@@ -225,7 +225,7 @@ rule plism_report:
         fig1=lambda w, output: output.fig1[0][: -len(".png")],
         fig4=lambda w, output: output.fig4[0][: -len(".png")],
     shell:
-        "python {params.script} --results {input.results} --published {input.published}"
+        "pathfm {params.script} --results {input.results} --published {input.published}"
         " --published-as {params.published_as:q} --table {params.table}"
         " --fig1 {params.fig1} --fig4 {params.fig4} > {log} 2>&1"
 

@@ -25,6 +25,6 @@ rule qc_summary:
     params:
         script=PLAN.script("qc_summary.py"),
     shell:
-        "python {params.script} --cohort {wildcards.cohort} --manifest {input.manifest}"
+        "pathfm {params.script} --cohort {wildcards.cohort} --manifest {input.manifest}"
         " --masks {input.masks} --tiles {input.tiles} --png {output.png} --tsv {output.tsv}"
         " > {log} 2>&1"

@@ -32,7 +32,7 @@ rule download_slide_shard:
         api=config["gdc_api"],
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "python {params.script} --step download --cohort {wildcards.cohort}"
+        "pathfm {params.script} --step download --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"
         " --shard {wildcards.shard} --api {params.api} --out {output.marker} > {log} 2>&1"
 
@@ -61,7 +61,7 @@ rule mask_shard:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "python {params.script} --step mask --cohort {wildcards.cohort}"
+        "pathfm {params.script} --step mask --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"
         " --shard {wildcards.shard} --mpp-policy {params.mpp_policy}"
         " --params {params.mask:q} --out {output.marker} > {log} 2>&1"
@@ -92,7 +92,7 @@ rule tiles_shard:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "python {params.script} --step tiles --cohort {wildcards.cohort}"
+        "pathfm {params.script} --step tiles --cohort {wildcards.cohort}"
         " --manifest {input.manifest} --slides-per-job {params.per_job}"
         " --shard {wildcards.shard} --mpp-policy {params.mpp_policy}"
         " --params {params.tiling:q} --out {output.marker} > {log} 2>&1"

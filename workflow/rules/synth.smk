@@ -22,7 +22,7 @@ rule synth_slide:
         seed=lambda w: PLAN.cohorts.synth_seed(w.cohort, w.slide_id),
         synth=lambda w: as_json(PLAN.cohorts.synth_params(w.cohort)),
     shell:
-        "python {params.script} --slide-id {wildcards.slide_id} --seed {params.seed}"
+        "pathfm {params.script} --slide-id {wildcards.slide_id} --seed {params.seed}"
         " --params {params.synth:q} --slide {output.slide} --truth-dir {output.truth}"
         " > {log} 2>&1"
 
@@ -44,5 +44,5 @@ rule synth_manifest:
     params:
         script=PLAN.script("synth_manifest.py"),
     shell:
-        "python {params.script} --slides {input.slides} --truth-dirs {input.truth}"
+        "pathfm {params.script} --slides {input.slides} --truth-dirs {input.truth}"
         " --out {output} > {log} 2>&1"

@@ -25,7 +25,7 @@ rule tiles:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         mask_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
-        "python {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
+        "pathfm {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
         " --mask-dir {params.mask_dir} --manifest {input.manifest}"
         " --mpp-policy {params.mpp_policy} --params {params.tiling:q} --out {output}"
         " > {log} 2>&1"

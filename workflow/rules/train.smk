@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.data.train_runs import launcher as train_launcher
+from pathfm.data.train_runs import launch_command as train_launcher
 
 
 rule train_ssl:
@@ -35,9 +35,7 @@ rule train_ssl:
         runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:
         script=PLAN.script("train_ssl.py"),
-        launcher=lambda w, resources: train_launcher(
-            resources, PLAN.script("launch.py")
-        ),
+        launcher=lambda w, resources: train_launcher(resources),
         arch=lambda w: PLAN.training.arch(w.model),
         registry=PLAN.training.registry_option(),
         init=lambda w: PLAN.training.init_option(w.model),
@@ -80,5 +78,5 @@ rule train_wsi_subset:
         fraction=lambda w: PLAN.training.subset(w.model)[0],
         seed=lambda w: PLAN.training.subset(w.model)[1],
     shell:
-        "python {params.script} --manifest {input.manifest} --fraction {params.fraction}"
+        "pathfm {params.script} --manifest {input.manifest} --fraction {params.fraction}"
         " --seed {params.seed} --out {output.manifest} --record {output.record} > {log} 2>&1"

@@ -27,7 +27,7 @@ def _no_checkpoints(rule: str, **wildcards) -> str:
     raise RuntimeError(f"checkpoint {rule} ({wildcards}) is only known inside a workflow run")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _manifest_slide_ids(path: str, mtime_ns: int) -> tuple[str, ...]:
     # Input functions ask once per job: read and validate each manifest version once,
     # not tens of thousands of times while the DAG is built.

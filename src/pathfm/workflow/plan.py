@@ -69,9 +69,12 @@ class Plan:
                                 self.ablation.sweep_models, self.ablation.probes,
                                 config["slide_bench"]["rank"]["target"])
 
-    def script(self, name: str) -> str:
-        """Path of a step script; rules pass it as a param so the shell names no globals."""
-        return str(self.basedir / "scripts" / name)
+    @staticmethod
+    def script(name: str) -> str:
+        """The ``pathfm`` subcommand of a step (``embed.py`` -> ``embed``; ``scripts/embed.py``
+        is its alias); rules pass it as a param and run ``pathfm {params.script}``, or
+        ``{params.launcher} {params.script}`` through ``pathfm launch``."""
+        return name.removesuffix(".py").replace("_", "-")
 
     def produced(self, path: str) -> bool:
         """True when a benchmark result exists or some rule of this configuration scores

@@ -20,7 +20,7 @@ from pathfm.workflow.models import ModelPlan
 FAMILIES = ("classification", "survival", "retrieval", "segmentation")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _table_shards(path: str, mtime_ns: int, per_job: int) -> tuple[tuple[str, ...], ...]:
     # Read each table version once while the DAG is built, not once per job.
     with open(path) as f:

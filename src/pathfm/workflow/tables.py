@@ -94,6 +94,7 @@ class TablePlan:
         self._probes = probes
         self.rank_target = rank_target
         self._specs: dict[str, dict] = {}
+        self._published: dict[str, tuple[str, ...]] = {}
 
     def config_of(self, target: str) -> dict:
         """The target's config entry; a target left out gets the schema's defaults."""
@@ -105,13 +106,15 @@ class TablePlan:
         path = paths.published_values(target)
         return path if (self.basedir / path).exists() else None
 
-    @functools.cache
     def published_rows(self, target: str) -> tuple[str, ...]:
-        path = self.published_csv(target)
-        if path is None:
-            return ()
-        frame = read_published(self.basedir / path)
-        return tuple(str(v) for v in frame[frame.columns[0]])
+        if target not in self._published:
+            path = self.published_csv(target)
+            rows: tuple[str, ...] = ()
+            if path is not None:
+                frame = read_published(self.basedir / path)
+                rows = tuple(str(v) for v in frame[frame.columns[0]])
+            self._published[target] = rows
+        return self._published[target]
 
     def _bench_path(self, ref: str, model: str) -> str:
         benchmark, task, _ = parse_cell(ref)
