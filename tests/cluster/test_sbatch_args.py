@@ -2,7 +2,7 @@
 
 First for a probe workflow (sbatch_probe.smk), then for the workflow's own
 training, distillation and embedding rules with GPU requests (sbatch_rules.yaml),
-whose shell commands must launch through scripts/launch.py with the same geometry.
+whose shell commands must launch through `pathfm launch` with the same geometry.
 
 A fake ``sbatch`` first on PATH records its arguments and refuses the job (the
 other fakes answer as a one-partition cluster), so this runs without Slurm and
@@ -153,10 +153,9 @@ def test_real_gpu_rules_launch_with_the_same_geometry(rules_workdir):
     res = _real_workflow(rules_workdir, local_env(), "-n", "-p", *MULTI_NODE, "--",
                          *GPU_RULES.values())
     assert res.returncode == 0, res.stderr[-3000:]
-    launch = str(REPO / "scripts" / "launch.py")
     # train_ssl: 2 GPUs over 2 nodes -> one torchrun per node with one process each.
-    for rule, geometry in (("train_ssl.py", "--gpus 1 --nodes 2"),
-                           ("distill.py", "--gpus 4 --nodes 1"),
-                           ("embed.py", "--gpus 1 --nodes 1")):
-        line = next(ln for ln in res.stdout.splitlines() if f"scripts/{rule} " in ln)
-        assert f"python {launch} {geometry} -- " in line, line
+    for sub, geometry in (("train-ssl", "--gpus 1 --nodes 2"),
+                          ("distill", "--gpus 4 --nodes 1"),
+                          ("embed", "--gpus 1 --nodes 1")):
+        line = next(ln for ln in res.stdout.splitlines() if f" -- {sub} " in ln)
+        assert f"pathfm launch {geometry} -- {sub} " in line, line

@@ -26,7 +26,7 @@ def test_demo_dry_run_has_distill_jobs_and_scratch_twins(workdir):
     assert "rule distill:" in result.stdout
     for model in models:
         assert f"wildcards: model={model}\n" in result.stdout, model
-    assert "scripts/distill.py" in result.stdout and "--tiles-dir results/tiles/demo" in result.stdout
+    assert "pathfm launch --gpus 0 --nodes 1 -- distill --config" in result.stdout and "--tiles-dir results/tiles/demo" in result.stdout
     # The twins train DINOv2 alone (no experts) on the base run's student architecture.
     assert '"experts":[]' in result.stdout and '"model":"demo-h0-mini-scratch"' in result.stdout
 

@@ -79,7 +79,7 @@ def test_gdc_cohort_end_to_end_with_a_killed_download(workdir, tmp_path):
         n_before = len(fake.requests)
         fake.chunk_delay = 0.0
         partial_size = partials[0].stat().st_size
-        killed = subprocess.run(["pkill", "-KILL", "-f", "scripts/download_slide.py"])
+        killed = subprocess.run(["pkill", "-KILL", "-f", "pathfm download-slide"])
         assert killed.returncode == 0, "no download job to kill"
         out, _ = proc.communicate(timeout=300)
         assert proc.returncode == 0, out[-4000:]
