@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.dry_run import job_counts
+from tests.dry_run import dag_jobs
 
 from .conftest import snakemake
 
@@ -23,9 +23,9 @@ FIGURES = [t for t in TARGETS if "_fig" in t]
 @pytest.mark.parametrize("configfile", [None, "config/paper.yaml"], ids=["demo", "paper"])
 def test_every_table_target_dry_runs(workdir, configfile):
     args = ["--configfile", configfile, "--"] if configfile else []
-    result = snakemake("-n", "--cores", "1", *args, *TARGETS, cwd=workdir)
+    result = snakemake("--d3dag", "--cores", "1", *args, *TARGETS, cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     for target in TARGETS:
         assert counts[target] == 1
     assert counts["paper_figure"] == len(FIGURES)
@@ -33,8 +33,8 @@ def test_every_table_target_dry_runs(workdir, configfile):
 
 
 def test_all_ends_with_report_inputs_and_runtime_summary(workdir):
-    result = snakemake("-n", "--cores", "1", "all", cwd=workdir)
+    result = snakemake("--d3dag", "--cores", "1", "all", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     assert counts["runtime_summary"] == 1 and counts["provenance"] == 1
     assert counts["paper_table"] + counts["paper_figure"] == len(TARGETS)

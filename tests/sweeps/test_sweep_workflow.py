@@ -9,7 +9,7 @@ import yaml
 
 from pathfm.config_defaults import fill_defaults
 from pathfm.sweeps import sweep_runs
-from tests.dry_run import job_counts
+from tests.dry_run import dag_jobs, has_args, planned_files, shell_commands
 from tests.workflow.conftest import REPO, snakemake
 
 pytestmark = pytest.mark.workflow
@@ -30,34 +30,49 @@ def _distinct_points(config: dict) -> set[str]:
 
 def test_demo_sweeps_dry_run(workdir):
     cfg = _config(workdir / "config" / "config.yaml")
-    result = snakemake("-n", "--cores", "1", "ablation_only", cwd=workdir)
+    result = snakemake("--d3dag", "--cores", "1", "ablation_only", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     points = _distinct_points(cfg) - set(cfg["train"]["runs"])
     # One training job per distinct point (the shared baseline once), one WSI subset.
     assert counts["train_ssl"] >= len(points) == 6
     assert counts["train_wsi_subset"] == 1
+    result = snakemake("--summary", "--cores", "1", "ablation_only", cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    files = planned_files(result.stdout)
     for model in points:
-        assert result.stdout.count(f"--export-dir results/models/{model} ") == 1
-        # Derived runs embed as their base architecture with their own weights.
-        assert f"--model {model} --weights results/models/{model}/weights.safetensors" in (
-            result.stdout)
+        assert files.get(f"results/models/{model}/weights.safetensors") == "train_ssl", model
         for protocol in cfg["ablation"]["protocols"]:
             for task in cfg["ablation"]["tasks"]:
-                assert f"results/bench/linear_probe-{protocol}/{task}/{model}.json" in result.stdout
+                assert files.get(f"results/bench/linear_probe-{protocol}/{task}/{model}.json") == (
+                    "linear_probe"), (model, protocol, task)
     # Only the ablation tasks are embedded for the sweep models.
     others = set(cfg["patch_bench"]["linear_probe"]["tasks"]) - set(cfg["ablation"]["tasks"])
     assert others, "the demo probes some tasks outside the ablation"
-    assert not re.search(rf"results/embeddings/demo-vit-s8@[^ ]*/({'|'.join(sorted(others))})",
-                         result.stdout)
+    assert any(f.startswith("results/embeddings/demo-vit-s8@") for f in files)
+    other = re.compile(rf"results/embeddings/demo-vit-s8@.*/({'|'.join(sorted(others))})(\.|/|$)")
+    assert [f for f in files if other.match(f)] == []
+    # Each sweep model is trained once, exported to its own folder, and embeds as its base
+    # architecture with its own weights (one embedding per model asked for).
+    task = sorted(cfg["ablation"]["tasks"])[0]
+    result = snakemake("-n", "-p", "--cores", "1",
+                       *(f"results/embeddings/{m}/{task}.zarr" for m in sorted(points)), cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    commands = shell_commands(result.stdout)
+    for model in points:
+        weights = f"results/models/{model}/weights.safetensors"
+        assert len([c for c in commands["train_ssl"]
+                    if has_args(c, "--export-dir", f"results/models/{model}")]) == 1, model
+        assert len([c for c in commands["embed"]
+                    if has_args(c, "--model", model, "--weights", weights)]) == 1, model
 
 
 def test_paper_sweeps_dry_run(workdir):
     cfg = _config(workdir / "config" / "paper.yaml")
-    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--",
-                       "ablation_only", cwd=workdir)
+    paper = ("--cores", "1", "--configfile", "config/paper.yaml", "--", "ablation_only")
+    result = snakemake("--d3dag", *paper, cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     points = _distinct_points(cfg)
     # kaiko: 7 magnifications + 3 WSI subsets + 4 distinct-patch limits + 2 inits +
     # 4 DINOv2 runs, the 100-epoch baseline shared by four sweeps.
@@ -65,4 +80,7 @@ def test_paper_sweeps_dry_run(workdir):
     assert counts["train_ssl"] == len(points - set(cfg["train"]["runs"]))
     assert counts["train_wsi_subset"] == 3
     # ImageNet init comes from the registry's hub weights.
-    assert "results/models/dino-vits16-imagenet/weights.safetensors" in result.stdout
+    result = snakemake("--summary", *paper, cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert planned_files(result.stdout).get(
+        "results/models/dino-vits16-imagenet/weights.safetensors") == "fetch_weights"

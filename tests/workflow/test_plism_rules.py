@@ -9,7 +9,7 @@ import yaml
 
 from pathfm.wsi.tile_store import open_tile_store
 
-from tests.dry_run import job_counts
+from tests.dry_run import dag_jobs, has_args, shell_commands
 
 from .conftest import snakemake
 
@@ -18,22 +18,34 @@ TARGETS = ("h0mini_table3_plism", "h0mini_fig1_robustness", "h0mini_fig4_scanner
 
 
 def test_demo_targets_dry_run(workdir):
-    result = snakemake("-n", "--cores", "1", *TARGETS, cwd=workdir)
+    result = snakemake("--d3dag", "--cores", "1", *TARGETS, cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     assert counts["synth_plism"] == 1
     assert counts["plism_register"] == 21  # one job per slide, the reference's an identity
     assert counts["plism_tiles"] == 1
     assert counts["plism_report"] == 1
     assert counts["embed_plism"] == counts["plism_bench"]  # one job per (model, set)
-    assert "--identity" in result.stdout and "GMH_S60" in result.stdout
+    # The reference (GMH_S60) registers as an identity, another slide does not.
+    slides = ("GMH_S60", "GVH_S60")
+    result = snakemake("-n", "-p", "--cores", "1",
+                       *(f"results/plism/demo_plism/transforms/{s}.json" for s in slides), cwd=workdir)
+    assert result.returncode == 0, result.stderr + result.stdout
+    register = {}
+    for cmd in shell_commands(result.stdout)["plism_register"]:
+        slide = [s for s in slides if has_args(cmd, "--slide-id", s)]
+        assert len(slide) == 1, cmd
+        register[slide[0]] = cmd
+    assert sorted(register) == sorted(slides)
+    assert has_args(register["GMH_S60"], "--identity")
+    assert not has_args(register["GVH_S60"], "--identity")
 
 
 def test_paper_targets_dry_run_start_from_hub_tiles(workdir):
-    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper.yaml", "--", *TARGETS,
+    result = snakemake("--d3dag", "--cores", "1", "--configfile", "config/paper.yaml", "--", *TARGETS,
                        cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     assert counts["plism_fetch_hub"] == 21
     assert counts["plism_hub_tiles"] == 1
     assert "plism_register" not in counts
@@ -51,10 +63,10 @@ def test_paper_raw_source_registers_every_slide(workdir):
         for sc in spec["scanners"]:
             (workdir / "plism_wsi" / f"{st}_{sc}.tif").write_bytes(b"placeholder")
     (workdir / "config/paper_raw.yaml").write_text(yaml.safe_dump(cfg))
-    result = snakemake("-n", "--cores", "1", "--configfile", "config/paper_raw.yaml", "--",
+    result = snakemake("--d3dag", "--cores", "1", "--configfile", "config/paper_raw.yaml", "--",
                        "results/plism/plism_h0mini/tiles", cwd=workdir)
     assert result.returncode == 0, result.stderr + result.stdout
-    counts = job_counts(result.stdout)
+    counts = dag_jobs(result.stdout)
     assert counts["plism_register"] == 21 and counts["plism_tiles"] == 1
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests.dry_run import job_counts
+from tests.dry_run import dag_jobs, has_args, pending_rules, planned_files, shell_commands
 
 from .conftest import snakemake
 
@@ -29,9 +29,9 @@ def slide_targets(model: str, grade: bool = True) -> list[str]:
 
 
 def test_demo_dry_run_ranks_every_demo_model(workdir):
-    r = snakemake("-n", "gpfm_rank_cd", *slide_targets(RANDOM), cwd=workdir)
+    r = snakemake("--d3dag", "gpfm_rank_cd", *slide_targets(RANDOM), cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
-    counts = job_counts(r.stdout + r.stderr)
+    counts = dag_jobs(r.stdout)
     n = len(DEMO_MODELS)
     expected = {"build_slide_tasks": 1, "embed_slide_tasks": n, "slide_classification": 4 * n,
                 "survival_bench": 2 * n, "retrieval_bench": n + 1, "segmentation_bench": n,
@@ -44,20 +44,35 @@ def test_demo_dry_run_ranks_every_demo_model(workdir):
 
 
 def test_paper_dry_run_embeds_tcga_slides_and_fetches_seg_sets(workdir):
-    r = snakemake("-n", "-p", "--configfile", "config/paper.yaml", "--", "gpfm_rank_cd", cwd=workdir)
+    paper = ("--configfile", "config/paper.yaml", "--")
+    r = snakemake("--d3dag", *paper, "gpfm_rank_cd", cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = r.stdout + r.stderr
-    assert "fetch_dataset.py --dataset consep --root results/datasets/consep" in out
-    assert "segmentation_bench.py --source monusac --root results/datasets/monusac" in out
-    assert "build_slide_tasks" not in out
-    # Camelyon16 / PANDA: the unpacked downloads are checked, then the slide table is a checkpoint.
+    counts = dag_jobs(r.stdout)
+    assert "build_slide_tasks" not in counts  # the synthetic slide tasks are the demo's
+    # TCGA survival waits on the manifest checkpoint (its slide list) and the label table.
+    assert counts["gdc_manifest"] >= 1 and counts["gdc_labels"] >= 1
+    r = snakemake("--summary", *paper, "gpfm_rank_cd", cwd=workdir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    files = planned_files(r.stdout)
+    # The segmentation sets and Camelyon16 / PANDA are fetched into results/datasets/<name>
+    # (the rule's --root is its output); the two slide tables are checkpoints.
+    for name in ("consep", "monusac", "camelyon16", "panda"):
+        assert files.get(f"results/datasets/{name}") == "fetch_slide_bench_dataset", name
     for name in ("camelyon16", "panda"):
-        assert f"fetch_dataset.py --dataset {name} --root results/datasets/{name}" in out
-        assert f"slide_dataset_table.py --dataset {name}" in out
-    # TCGA survival waits on the manifest checkpoint (its slide list), then embeds per slide.
-    assert "checkpoint gdc_manifest" in out and "gdc_labels" in out
-    r = snakemake("-n", "--configfile", "config/paper.yaml", "--", "all", cwd=workdir)
+        assert files.get(f"results/slide_datasets/{name}/slides.tsv") == "slide_dataset_table", name
+    assert any(f.startswith("results/bench/segmentation/monusac/") and rule == "segmentation_bench"
+               for f, rule in files.items())
+    # One MoNuSAC segmentation job reads the fetched set.
+    r = snakemake("-n", "-p", *paper, "results/bench/segmentation/monusac/uni.json", cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
+    commands = shell_commands(r.stdout)
+    (seg,) = commands["segmentation_bench"]
+    assert has_args(seg, "--source", "monusac", "--root", "results/datasets/monusac"), seg
+    (fetch,) = commands["fetch_slide_bench_dataset"]
+    assert has_args(fetch, "--dataset", "monusac", "--root", "results/datasets/monusac"), fetch
+    r = snakemake("--d3dag", *paper, "all", cwd=workdir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert dag_jobs(r.stdout)["all"] == 1
 
 
 def test_tiny_slide_families_run_for_one_model(workdir):
@@ -180,15 +195,27 @@ def test_dataset_dry_run_counts_one_job_per_shard(workdir):
     models = [RANDOM, "demo-h0-mini"]
     _dataset_config(workdir, models, per_job=3)
     targets = [f"results/bench/slide_classification-eva/c16/{m}.json" for m in models]
-    r = snakemake("-n", "-p", *targets, cwd=workdir)
+    r = snakemake("--d3dag", *targets, cwd=workdir)
     assert r.returncode == 0, r.stderr[-3000:]
-    out = r.stdout + r.stderr
-    counts = job_counts(out)
+    counts = dag_jobs(r.stdout)
     assert counts.get("tile_dataset_shard") == 5 and counts.get("embed_dataset_shard") == 10, counts
-    assert "slide_dataset_table" not in counts
-    assert "--slides-per-job 3 --shard 00004" in out
+    # The slide table is there: its checkpoint is in the DAG but would not run.
+    assert counts.get("slide_dataset_table") == 1
+    r = snakemake("--summary", *targets, cwd=workdir)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "slide_dataset_table" not in pending_rules(r.stdout)
+    assert planned_files(r.stdout)[str(out.relative_to(workdir))] == "slide_dataset_table"
     # Table order: normal_001-003 | normal_004, normal_010, tumor_001 | tumor_002-004 |
     # tumor_006, test_001-002 | test_003-004.
-    tiles = "results/slide_datasets/camelyon16/tiles/shard00003"
-    assert (f"--tiles {tiles}/tumor_006.zarr {tiles}/test_001.zarr {tiles}/test_002.zarr"
-            " --dataset-name slide_datasets/camelyon16/shard00003") in out
+    # One model's result: its five tiling and five embedding commands.
+    tiles = "results/slide_datasets/camelyon16/tiles"
+    r = snakemake("-n", "-p", targets[0], cwd=workdir)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    commands = shell_commands(r.stdout)
+    (tile4,) = [c for c in commands["tile_dataset_shard"] if has_args(c, "--shard", "00004")]
+    assert has_args(tile4, "--slides-per-job", "3", "--shard", "00004"), tile4
+    (embed3,) = [c for c in commands["embed_dataset_shard"]
+                 if has_args(c, "--dataset-name", "slide_datasets/camelyon16/shard00003")]
+    assert has_args(embed3, "--tiles", *(f"{tiles}/shard00003/{s}.zarr"
+                                         for s in ("tumor_006", "test_001", "test_002")),
+                    "--dataset-name", "slide_datasets/camelyon16/shard00003"), embed3
