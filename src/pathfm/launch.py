@@ -22,8 +22,7 @@ node and ``N`` nodes:
   one torchrun agent per node, meeting at the allocation's first node.
 
 The older form, a script path after ``--`` (``python scripts/launch.py --gpus G
---nodes N -- scripts/train_ssl.py ...``, prefix from :func:`shell_prefix` /
-:func:`prefix_for_resources`), still works: the script runs as ``python SCRIPT``
+--nodes N -- scripts/train_ssl.py ...``), still works: the script runs as ``python SCRIPT``
 or ``torchrun ... SCRIPT``. Anything else after ``--`` (a program) runs as is, or
 under ``torchrun --no-python``.
 
@@ -67,19 +66,6 @@ def gpus_per_node(gpu: int = 0, nodes: int = 1, gres: str | None = None) -> int:
     return gpu // nodes
 
 
-def shell_prefix(launch_script: str, gpus: int = 0, nodes: int = 1,
-                 python: str = "python") -> str:
-    """What a rule's shell puts before its step script: ``python LAUNCH --gpus G --nodes N --``.
-
-    The launch line itself is chosen when the job runs (by ``scripts/launch.py``),
-    because a multi-node line needs the allocation's node list, known only then.
-    """
-    if gpus < 0 or nodes < 1:
-        raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
-    return shlex.join([python, str(launch_script), "--gpus", str(gpus), "--nodes", str(nodes),
-                       "--"])
-
-
 def resources_geometry(resources) -> tuple[int, int]:
     """``(GPUs per node, nodes)`` of a Snakemake job's resources (``gpu``, ``nodes``, ``gres``)."""
     nodes = int(getattr(resources, "nodes", 1))
@@ -88,17 +74,12 @@ def resources_geometry(resources) -> tuple[int, int]:
     return gpus, nodes
 
 
-def prefix_for_resources(resources, launch_script: str) -> str:
-    """:func:`shell_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``),
-    so that what sbatch asks for and what starts are one setting (``--set-resources``)."""
-    return shell_prefix(launch_script, *resources_geometry(resources))
-
-
 def command_prefix(gpus: int = 0, nodes: int = 1) -> str:
     """What a rule's shell puts before a ``pathfm`` subcommand:
     ``pathfm launch --gpus G --nodes N --`` (then e.g. ``train-ssl --model ...``).
 
-    As with :func:`shell_prefix`, the launch line itself is chosen when the job runs.
+    The launch line itself is chosen when the job runs (by ``pathfm launch``), because a
+    multi-node line needs the allocation's node list, known only then.
     """
     if gpus < 0 or nodes < 1:
         raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")

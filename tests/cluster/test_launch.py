@@ -7,13 +7,9 @@ import sys
 
 import pytest
 
-from pathfm.data.train_runs import launch_command as train_launch_command
-from pathfm.data.train_runs import launcher as train_launcher
 from pathfm.launch import (
     LaunchError, command_prefix, command_prefix_for_resources, gpus_per_node, launch_command,
 )
-from pathfm.train.distill_workflow import launch_command as distill_launch_command
-from pathfm.train.distill_workflow import launcher as distill_launcher
 
 from .conftest import REPO
 
@@ -133,16 +129,6 @@ def test_gpus_per_node_from_a_job_total_or_a_per_node_gres():
         gpus_per_node(3, 2)
 
 
-def test_rule_launchers_pass_the_jobs_resources_to_the_launch_script():
-    for launcher in (train_launcher, distill_launcher):
-        assert launcher(Resources(gpu=0, nodes=1), "/w/scripts/launch.py") == (
-            "python /w/scripts/launch.py --gpus 0 --nodes 1 --")
-        assert launcher(Resources(gpu=4), "launch.py") == (
-            "python launch.py --gpus 4 --nodes 1 --")
-        assert launcher(Resources(gpu=16, nodes=2, gres="gpu:8"), "launch.py") == (
-            "python launch.py --gpus 8 --nodes 2 --")
-
-
 def test_command_prefix_is_the_pathfm_launch_subcommand():
     assert command_prefix() == "pathfm launch --gpus 0 --nodes 1 --"
     assert command_prefix(4) == "pathfm launch --gpus 4 --nodes 1 --"
@@ -158,9 +144,8 @@ def test_command_prefix_is_the_pathfm_launch_subcommand():
 
 
 def test_rule_launch_commands_pass_the_jobs_resources_to_pathfm_launch():
-    for launch in (train_launch_command, distill_launch_command):
-        assert launch(Resources(gpu=0, nodes=1)) == "pathfm launch --gpus 0 --nodes 1 --"
-        assert launch(Resources(gpu=4)) == "pathfm launch --gpus 4 --nodes 1 --"
-        assert launch(Resources()) == "pathfm launch --gpus 0 --nodes 1 --"
-        assert launch(Resources(gpu=16, nodes=2, gres="gpu:8")) == (
-            "pathfm launch --gpus 8 --nodes 2 --")
+    assert command_prefix_for_resources(Resources(gpu=0, nodes=1)) == "pathfm launch --gpus 0 --nodes 1 --"
+    assert command_prefix_for_resources(Resources(gpu=4)) == "pathfm launch --gpus 4 --nodes 1 --"
+    assert command_prefix_for_resources(Resources()) == "pathfm launch --gpus 0 --nodes 1 --"
+    assert command_prefix_for_resources(Resources(gpu=16, nodes=2, gres="gpu:8")) == (
+        "pathfm launch --gpus 8 --nodes 2 --")

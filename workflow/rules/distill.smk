@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.train.distill_workflow import launch_command as distill_launcher
+from pathfm.launch import command_prefix_for_resources
 
 
 rule distill:
@@ -30,7 +30,7 @@ rule distill:
         gpu=lambda w: PLAN.training.distill_resource(w.model, "gpu"),
     params:
         script=PLAN.script("distill.py"),
-        launcher=lambda w, resources: distill_launcher(resources),
+        launcher=lambda w, resources: command_prefix_for_resources(resources),
         config=lambda w: PLAN.training.distill_json(w.model),
         tiles_dir=lambda w: PLAN.training.distill_tiles_dir(w.model),
         slides_dir=lambda w: PLAN.training.distill_slides_dir(w.model),

@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.data.train_runs import launch_command as train_launcher
+from pathfm.launch import command_prefix_for_resources
 
 
 rule train_ssl:
@@ -35,7 +35,7 @@ rule train_ssl:
         runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:
         script=PLAN.script("train_ssl.py"),
-        launcher=lambda w, resources: train_launcher(resources),
+        launcher=lambda w, resources: command_prefix_for_resources(resources),
         arch=lambda w: PLAN.training.arch(w.model),
         registry=PLAN.training.registry_option(),
         init=lambda w: PLAN.training.init_option(w.model),

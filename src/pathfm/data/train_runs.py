@@ -96,23 +96,6 @@ def ssl_settings(runs: Mapping, run: str) -> dict:
     return {**spec.get("ssl", {}), "objective": spec["objective"], "seed": spec.get("seed", 0)}
 
 
-def launcher(resources, launch_script: str) -> str:
-    """The launch prefix of a training job, from its ``gpu``, ``nodes`` (and ``gres``)
-    resources: ``python scripts/launch.py --gpus G --nodes N --`` (see pathfm.launch)."""
-    from pathfm.launch import prefix_for_resources
-
-    return prefix_for_resources(resources, launch_script)
-
-
-def launch_command(resources) -> str:
-    """The launch prefix of a training job for the ``pathfm`` entry point, from its ``gpu``,
-    ``nodes`` (and ``gres``) resources: ``pathfm launch --gpus G --nodes N --``, to be
-    followed by the subcommand (see pathfm.launch)."""
-    from pathfm.launch import command_prefix_for_resources
-
-    return command_prefix_for_resources(resources)
-
-
 def option(flag: str, value: str | None) -> str:
     """``--flag 'value'`` for a shell command line, or nothing when value is None."""
     return f"{flag} {shlex.quote(str(value))}" if value else ""

@@ -25,20 +25,3 @@ def frozen_weight_inputs(cfg: dict, produced: set[str], can_fetch: bool) -> list
         elif name in produced or (entry.weights.source == "hub" and can_fetch):
             inputs.append(str(resolve_weights_path(entry)))
     return inputs
-
-
-def launcher(resources, launch_script: str) -> str:
-    """The launch prefix of a distillation job, from its ``gpu``, ``nodes`` (and ``gres``)
-    resources: ``python scripts/launch.py --gpus G --nodes N --`` (see pathfm.launch)."""
-    from pathfm.launch import prefix_for_resources
-
-    return prefix_for_resources(resources, launch_script)
-
-
-def launch_command(resources) -> str:
-    """The launch prefix of a distillation job for the ``pathfm`` entry point, from its ``gpu``,
-    ``nodes`` (and ``gres``) resources: ``pathfm launch --gpus G --nodes N --``, to be
-    followed by the subcommand (see pathfm.launch)."""
-    from pathfm.launch import command_prefix_for_resources
-
-    return command_prefix_for_resources(resources)
