@@ -86,16 +86,6 @@ def init_input(runs: Mapping, registry: Mapping, run: str, can_fetch_hub_weights
     return []
 
 
-def mpp_policy(runs: Mapping, cohorts: Mapping, run: str) -> str:
-    return cohorts[runs[run]["cohorts"][0]].get("mpp_policy", "fallback")
-
-
-def ssl_settings(runs: Mapping, run: str) -> dict:
-    """The run's ``ssl`` overrides with its objective and seed."""
-    spec = runs[run]
-    return {**spec.get("ssl", {}), "objective": spec["objective"], "seed": spec.get("seed", 0)}
-
-
 def option(flag: str, value: str | None) -> str:
     """``--flag 'value'`` for a shell command line, or nothing when value is None."""
     return f"{flag} {shlex.quote(str(value))}" if value else ""
