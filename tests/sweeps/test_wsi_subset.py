@@ -47,7 +47,8 @@ def test_written_subset_manifest_and_record(tmp_path):
 
 
 def test_train_run_inputs_follow_the_subset():
-    runs = {"full": {"cohorts": ["c"]},
+    # As the schema fills them: every run carries its wsi_subset.
+    runs = {"full": {"cohorts": ["c"], "wsi_subset": {"fraction": 1.0, "seed": 0}},
             "part": {"cohorts": ["c"], "wsi_subset": {"fraction": 0.3, "seed": 7}}}
     ids = IDS[:10]
     assert tr.wsi_subset(runs, "full") is None

@@ -116,3 +116,34 @@ def test_channels():
         assert img.shape == (4, 4) and img[1, 1] > img[0, 0]
     with pytest.raises(ValueError):
         RegistrationParams(channel="red")
+
+
+def test_one_thread_repeats_bit_for_bit_and_restores_itk_threads(pair, registered):
+    import SimpleITK as sitk
+
+    ref, mov, ref_pts, _ = pair
+    before = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    again, info = register_images(ref, IMAGE_MPP, mov, IMAGE_MPP, FAST)
+    assert sitk.ProcessObject.GetGlobalDefaultNumberOfThreads() == before
+    np.testing.assert_array_equal(map_points(again, ref_pts),
+                                  map_points(registered[0], ref_pts))
+    assert info["affine"]["kept"] is True
+
+
+def test_a_diverged_affine_stage_is_dropped_for_the_rigid_result(monkeypatch, pair):
+    import pathfm.wsi.registration as registration
+
+    real_run = registration._run
+
+    def affine_ends_worse(reg, fixed, moving, info, stage):
+        real_run(reg, fixed, moving, info, stage)
+        if stage == "affine":
+            info[stage]["metric"] = info["rigid"]["metric"] + 0.1
+
+    monkeypatch.setattr(registration, "_run", affine_ends_worse)
+    ref, mov, _, _ = pair
+    transform, info = register_images(ref, IMAGE_MPP, mov, IMAGE_MPP, FAST)
+    assert info["affine"]["kept"] is False
+    # the B-spline then starts from the rigid pose: a pure rotation, no scale or shear
+    matrix = np.array(transform.GetNthTransform(0).GetMatrix()).reshape(2, 2)
+    np.testing.assert_allclose(matrix @ matrix.T, np.eye(2), atol=1e-9)

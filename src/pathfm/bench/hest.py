@@ -1,4 +1,4 @@
-"""The HEST-Benchmark protocol (mahmoodlab/HEST, PROTOCOLS.md), with its alpha actually used.
+"""The HEST-Benchmark protocol (mahmoodlab/HEST; docs/protocols.md), with its alpha actually used.
 
 Per patient fold: targets log1p(counts) of the benchmark genes (not standardised);
 features StandardScaler → PCA(256, seeded), both fit on the training spots only;

@@ -5,7 +5,7 @@
   than one 4,096 batch), cosine annealing to 0 over ``max_steps`` stepped every
   step, early stopping on validation balanced accuracy.
 - ``kaiko2024_epoch_cosine``: the same, but the cosine is stepped once per epoch,
-  which is what eva 0.0.x actually did (its scheduler had no interval; PROTOCOLS.md).
+  which is what eva 0.0.x actually did (its scheduler had no interval; docs/protocols.md).
 - ``eva`` (eva ≥ 0.2): AdamW lr 3e-4 (weight decay 0.01, torch's default), batch
   256, the head's default ConstantLR(1/3 for 5 epochs), per-task patience.
 

@@ -6,7 +6,7 @@ printing it, and a Slurm site caps queued jobs. With ``slides_per_job: n`` a coh
 slides (manifest order) are cut into runs of n and each run is one job, whose only
 declared output is a shard marker (JSON listing the per-slide outputs it made).
 
-The per-slide files keep their usual paths (the DESIGN.md layout), so scripts that
+The per-slide files keep their usual paths (the layout in docs/architecture.md), so scripts that
 read them are unchanged. A job that fails part-way resumes slide by slide: each
 finished slide is appended to ``<marker>.progress.jsonl`` with a fingerprint of the
 step's settings, and a rerun skips slides whose fingerprint matches and whose

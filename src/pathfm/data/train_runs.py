@@ -22,20 +22,20 @@ def check_runs(runs: Mapping, cohorts: Mapping, registry: Mapping) -> None:
         if spec["model"] not in registry:
             raise ValueError(
                 f"config train.runs.{run}.model: {spec['model']!r} is not in the registry")
-        init = spec.get("init", "random")
+        init = spec["init"]
         if init != "random" and init not in runs and init not in registry:
             raise ValueError(f"config train.runs.{run}.init: {init!r} is neither random, "
                              f"a run nor a registry model")
         if init == run:
             raise ValueError(f"config train.runs.{run}.init: a run cannot start from itself")
-        policies = {cohorts[c].get("mpp_policy", "fallback") for c in spec["cohorts"]}
+        policies = {cohorts[c]["mpp_policy"] for c in spec["cohorts"]}
         if len(policies) > 1:
             raise ValueError(f"config train.runs.{run}.cohorts mix mpp policies {sorted(policies)}")
 
 
 def init_weights(runs: Mapping, registry: Mapping, run: str) -> str | None:
     """Weights file a run starts from: another run's export, a registry model's file, or None."""
-    init = runs[run].get("init", "random")
+    init = runs[run]["init"]
     if init == "random":
         return None
     if init in runs:
@@ -45,9 +45,8 @@ def init_weights(runs: Mapping, registry: Mapping, run: str) -> str | None:
 
 def wsi_subset(runs: Mapping, run: str) -> tuple[float, int] | None:
     """(fraction, seed) of a run trained on a seeded share of its slides; None for all."""
-    sub = runs[run].get("wsi_subset") or {}
-    fraction = sub.get("fraction", 1.0)
-    return None if fraction >= 1 else (fraction, sub.get("seed", 0))
+    sub = runs[run]["wsi_subset"]
+    return None if sub["fraction"] >= 1 else (sub["fraction"], sub["seed"])
 
 
 def subset_manifest(run: str, cohort: str) -> str:

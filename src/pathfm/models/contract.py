@@ -9,7 +9,7 @@ pooling. Poolings:
   (CLS and register tokens skipped), ``(B, 2D)`` — the H0-mini paper's choice.
 - ``cls+mean_incl_registers``: CLS concatenated with the mean of every token
   after the CLS, registers included, ``(B, 2D)`` — what eva's "CLS + mean" option
-  does for H0-mini (PROTOCOLS.md); kept as a named setting to reproduce it.
+  does for H0-mini (docs/protocols.md); kept as a named setting to reproduce it.
 """
 
 from __future__ import annotations
