@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
-from pathfm.bench.linear_probe import PROTOCOLS, eva_splits, get_protocol, linear_probe
+import torch
+
+from pathfm.bench.linear_probe import PROTOCOLS, eva_splits, get_protocol, linear_probe, train_probe
 from pathfm.bench.metrics import balanced_accuracy, classification_metrics
 from pathfm.bench.result import read_result, write_result
 from pathfm.bench.tp53 import patient_folds, tp53_benchmark
@@ -43,6 +45,64 @@ def test_protocol_settings_resolve():
     assert PROTOCOLS["kaiko2024_epoch_cosine"].scheduler_interval == "epoch"
     with pytest.raises(KeyError, match="unknown"):
         get_protocol("eva", {"lrr": 1})
+
+
+@pytest.mark.parametrize("task,n_train,published", [
+    ("crc", 100_000, 26), ("pcam", 262_144, 10), ("bach", 268, 625), ("mhist", 2_175, 78)])
+def test_kaiko_patience_is_max_epochs_over_20_as_published(task, n_train, published):
+    # kaiko Table VI, "[Max epochs] / 20", with the paper's published values.
+    assert get_protocol("kaiko2024").resolve(n_train, task)["patience_resolved"] == published
+    assert get_protocol("kaiko2024_epoch_cosine").resolve(n_train, task)["patience_resolved"] == published
+
+
+def test_kaiko_eva_configs_reading_is_its_own_protocol():
+    p = get_protocol("kaiko2024_eva_configs")
+    assert (p.nesterov, p.scheduler_interval) == (False, "epoch")
+    assert {t: p.resolve(n, t)["patience_resolved"] for t, n in
+            [("bach", 268), ("crc", 100_000), ("mhist", 2_175), ("pcam", 262_144)]} == {
+        "bach": 400, "crc": 24, "mhist": 51, "pcam": 9}
+    assert get_protocol("kaiko2024").nesterov is True  # the paper's Table VI
+    with pytest.raises(ValueError, match="patience_rule"):
+        get_protocol("eva", {"patience_rule": "max_epochs"})
+
+
+def _settings(name, n_train, **over):
+    return get_protocol(name, over).resolve(n_train, "toy")
+
+
+def test_an_epoch_keeps_the_last_incomplete_batch_as_eva():
+    # BACH-sized: 268 training samples at batch 256 are 2 steps an epoch, not 1.
+    x, y = _blobs(268, 0)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    s = _settings("kaiko2024", 268, max_steps=10, patience_rule="table", default_patience=100)
+    assert s["batch"] == 256
+    assert train_probe(xt, yt, xt, yt, 3, s, seed=0)[2] == 5
+    dropped = {**s, "drop_last": True}
+    assert train_probe(xt, yt, xt, yt, 3, dropped, seed=0)[2] == 10
+
+
+def test_the_epoch_cut_short_by_the_step_limit_is_not_validated():
+    x, y = _blobs(268, 1)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    s = _settings("eva", 268, max_steps=5, default_patience=100)  # 2 steps an epoch
+    assert train_probe(xt, yt, xt, yt, 3, s, seed=0)[2] == 2
+    assert train_probe(xt, yt, xt, yt, 3, {**s, "validate_partial_epoch": True}, seed=0)[2] == 3
+
+
+def test_binary_tasks_train_one_logit_with_bce():
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 400)
+    x = (rng.normal(size=(400, 6)) + 2.0 * y[:, None]).astype(np.float32)
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    s = _settings("eva", 400, max_steps=60, lr=0.05, default_patience=100)
+    head = train_probe(xt, yt, xt, yt, 2, s, seed=0)[0]
+    assert head.out_features == 1
+    assert train_probe(xt, yt, xt, yt, 2, {**s, "binary_logits": 2}, seed=0)[0].out_features == 2
+    # Predicted positive exactly when sigmoid(logit) > 0.5; AUROC from the logit itself.
+    split = np.array(["train"] * 300 + ["val"] * 100)
+    res = linear_probe(x, y, split, get_protocol("eva", {"max_steps": 60, "lr": 0.05, "n_runs": 1}), "toy")
+    assert res["runs"]["val_balanced_accuracy"][0] > 0.85
+    assert 0.9 < res["runs"]["val_auroc"][0] <= 1.0
 
 
 def test_eva_split_fallbacks():
