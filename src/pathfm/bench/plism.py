@@ -8,21 +8,46 @@ Protocol (H0-mini paper §3.2.2 and supplement 7.3; owkin/plism-benchmark):
   other slide is among its k most similar candidates. Averaged over all rows of
   A (direction A→B) and all rows of B (B→A), then over the two directions.
 
-Ranking rule (named setting ``rank_rule``), both computed exactly the same way
-by the chunked code and the dense reference :func:`dense_match_ranks`:
+Ranking rule (named setting ``rank_rule``), computed exactly the same way by the
+chunked code and the dense reference :func:`dense_match_ranks`. Let "ahead" be the
+candidates (query excluded) more similar to the query than its match, and "tied" those
+as similar (see ties below):
 
-- ``"strict"`` (default, the paper's definition): the rank of the match is the
-  number of candidates, query excluded, *strictly* more similar to the query
-  than the match; hit when rank < k. Ties therefore favour the match.
+- ``"strict"`` (default, the paper's definition): rank = number ahead; hit when
+  rank < k. Ties favour the match (optimistic): a match tied with a duplicate of
+  itself still counts as found, and two identical slides score 1.0.
+- ``"pessimistic"``: rank = number ahead + number tied: ties count against the match,
+  so a hit means the match is found whatever order the ties are put in. Any tie order
+  gives a rank between the two; they differ only where the match has an exact tie.
 - ``"upstream"``: emulates plismbench's ``argpartition(-cos)[:, 1:k+1]``, which
   assumes the query itself ranks first. The query is kept as a candidate, the
   rows are ordered by similarity with ties broken by the lower stacked index
   (A rows 0..n-1, then B rows n..2n-1), the first position is dropped, and a
   hit is a match at positions 1..k. Two identical slides then score 0.5.
 
-Features are cast to the setting's ``dtype`` (plismbench uses float16) and the
-arithmetic is float32, so unnormalised float16 features cannot overflow here.
-Memory is O(n·d + n·chunk): the (2n)² similarity matrix is never built.
+Every rule is a function of the true similarities alone, so it is the same for
+every ``chunk``. The default is strict because it is the paper's rank and
+deterministic; pessimistic is the lower bound, for slides with many duplicated tiles
+(background, pen marks, repeated crops), where strict can flatter a model.
+
+Ties. Real slides hold exactly duplicated tiles, whose similarities are equal in
+exact arithmetic but not after floating point: a matrix product's summation order
+depends on the block shape (the chunk), on the kernel (BLAS, cuBLAS, TF32) and on
+where the pair sits in the block, so a float32 comparison ``>`` flips with the chunk
+size. Features are therefore cast to the setting's ``dtype`` (plismbench uses
+float16; this is the only rounding kept) and all arithmetic is float64, where the
+products of float16/float32 inputs are exact and any summation order gives a cosine
+within (2d + 4)·2⁻⁵³ of the true one (d = feature dimension; standard forward error
+bound of a dot product and a norm, plus the divisions). Two cosines are tied when they
+differ by at most :func:`tie_tolerance` = (4d + 16)·2⁻⁵³ (about 7e-13 at d = 1,536),
+twice that bound, so equal true similarities are always tied and similarities that
+differ by more than twice the tolerance are always ordered, whatever the chunk.
+Comparing float32 values within a tolerance instead would need one near 4e-4 at this
+dimension (float32's worst case), merging distinct near-duplicates; matching the
+match's kernel to its candidates' would not remove the dependence on the block shape.
+Only true gaps below ~1.4e-12 (cosines agreeing to 12 digits without being equal) may
+be read either way. Unnormalised float16 features cannot overflow here. Memory is
+O(n·d + n·chunk): the (2n)² similarity matrix is never built.
 """
 
 from __future__ import annotations
@@ -45,13 +70,18 @@ UPSTREAM_CLASS_LABELS = {"inter_scanner": "inter-scanner", "inter_staining": "in
 PROTOCOL_VERSION = "plism-robustness-v1"
 
 
+RANK_RULES = ("strict", "pessimistic", "upstream")
+
+
 @dataclass(frozen=True)
 class PlismMetricSettings:
     """How the metrics are computed; written next to every result.
 
     ``dtype``: "float16" (plismbench) or "float32", the precision features are
-    cast to before float32 arithmetic. ``chunk``: query rows per block (memory
-    only, never changes a result). ``device``: torch device, None = cuda if visible.
+    cast to before float64 arithmetic. ``rank_rule``: one of :data:`RANK_RULES` (module
+    docstring). ``chunk``: query rows per block (memory only, never changes a result,
+    ties included). ``device``: torch device, None = cuda if visible (the arithmetic
+    is float64, which MPS lacks).
     """
 
     dtype: str = "float16"
@@ -63,8 +93,8 @@ class PlismMetricSettings:
     def __post_init__(self) -> None:
         if self.dtype not in ("float16", "float32"):
             raise ValueError(f"dtype must be 'float16' or 'float32', got {self.dtype!r}")
-        if self.rank_rule not in ("strict", "upstream"):
-            raise ValueError(f"rank_rule must be 'strict' or 'upstream', got {self.rank_rule!r}")
+        if self.rank_rule not in RANK_RULES:
+            raise ValueError(f"rank_rule must be one of {RANK_RULES}, got {self.rank_rule!r}")
         if not self.top_k or min(self.top_k) < 1:
             raise ValueError(f"top_k must be positive integers, got {self.top_k}")
         if self.chunk < 1:
@@ -82,12 +112,23 @@ class PlismMetricSettings:
         return out
 
 
+def tie_tolerance(dim: int) -> float:
+    """Largest gap between two float64 cosines of d-dimensional float16/float32 features
+    that are equal in exact arithmetic, whatever the summation order: (4d + 16)·2⁻⁵³.
+
+    Each computed cosine is within γ_d (dot product) + γ_d/2 + u per norm + 2u (product
+    and division) ≈ (2d + 4)·u of the true one, u = 2⁻⁵³; twice that, with slack for
+    the second-order terms.
+    """
+    return (4 * int(dim) + 16) * 2.0 ** -53
+
+
 def _prepare(features, settings: PlismMetricSettings) -> tuple[torch.Tensor, torch.Tensor]:
-    """(n, d) array → float32 tensor on the device (after the dtype cast) and its row norms."""
+    """(n, d) array → float64 tensor on the device (after the dtype cast) and its row norms."""
     x = torch.as_tensor(np.asarray(features))
     if x.ndim != 2:
         raise ValueError(f"features must be 2-D (n_tiles, dim), got shape {tuple(x.shape)}")
-    x = x.to(getattr(torch, settings.dtype)).to(settings.resolved_device(), torch.float32)
+    x = x.to(getattr(torch, settings.dtype)).to(settings.resolved_device(), torch.float64)
     if not torch.isfinite(x).all():
         raise ValueError(f"features hold NaN or inf after the cast to {settings.dtype}")
     norms = torch.linalg.vector_norm(x, dim=1)
@@ -97,8 +138,7 @@ def _prepare(features, settings: PlismMetricSettings) -> tuple[torch.Tensor, tor
 
 
 def _sims(x: torch.Tensor, nx: torch.Tensor, y: torch.Tensor, ny: torch.Tensor) -> torch.Tensor:
-    """Cosine block (rows of x against rows of y): dot / (|x||y|), elementwise after the matmul
-    so integer-valued features give bit-identical blocks whatever the chunking."""
+    """Cosine block (rows of x against rows of y), float64: dot / (|x||y|)."""
     return (x @ y.T) / (nx[:, None] * ny[None, :])
 
 
@@ -114,40 +154,48 @@ def match_ranks(features_a, features_b, settings: PlismMetricSettings = PlismMet
     Returns ``(rank_a, rank_b, cos)``: int64 (n,) ranks of the match for queries of A
     (A→B) and of B (B→A) under ``settings.rank_rule`` (hit@k ⇔ rank < k, see module
     docstring; the upstream rule's position p is returned as p-1, -1 meaning dropped),
-    and float64 (n,) matched cosines.
+    and float64 (n,) matched cosines. Similarities within :func:`tie_tolerance` of the
+    match's are tied, so the ranks do not depend on ``settings.chunk``.
     """
     a, na = _prepare(features_a, settings)
     b, nb = _prepare(features_b, settings)
     if a.shape != b.shape:
         raise ValueError(f"slides must hold the same tiles: {tuple(a.shape)} vs {tuple(b.shape)}")
     n = a.shape[0]
-    upstream = settings.rank_rule == "upstream"
+    rule = settings.rank_rule
+    tol = tie_tolerance(a.shape[1])
     m = _rowwise_cos(a, na, b, nb)  # (n,) similarity of each matched pair
+    # A candidate counts against the match when above `bar` (">" ahead, ">=" ahead or tied).
+    lo, hi = m - tol, m + tol
+    bar, above = (lo, torch.ge) if rule == "pessimistic" else (hi, torch.gt)
     rank_a = torch.zeros(n, dtype=torch.int64, device=a.device)
     rank_b = torch.zeros(n, dtype=torch.int64, device=a.device)
     cols = torch.arange(n, device=a.device)
     for r0 in range(0, n, settings.chunk):
         r1 = min(r0 + settings.chunk, n)
         rows = cols[r0:r1]
-        mr = m[r0:r1, None]
         own = (rows[:, None] == cols[None, :])  # (c, n) True at the query's own column
+        # -inf at the own column: never above a bar, never tied
         s_aa = _sims(a[r0:r1], na[r0:r1], a, na).masked_fill_(own, -torch.inf)
         s_bb = _sims(b[r0:r1], nb[r0:r1], b, nb).masked_fill_(own, -torch.inf)
         s_ab = _sims(a[r0:r1], na[r0:r1], b, nb).masked_fill_(own, -torch.inf)
-        rank_a[r0:r1] += (s_aa > mr).sum(1) + (s_ab > mr).sum(1)
-        rank_b[r0:r1] += (s_bb > mr).sum(1)
-        rank_b += (s_ab > m[None, :]).sum(0)  # column i of S_AB = b_i against the rows of A
-        if upstream:
+        br = bar[r0:r1, None]
+        rank_a[r0:r1] += above(s_aa, br).sum(1) + above(s_ab, br).sum(1)
+        rank_b[r0:r1] += above(s_bb, br).sum(1)
+        rank_b += above(s_ab, bar[None, :]).sum(0)  # column i of S_AB = b_i against A's rows
+        if rule == "upstream":
             lower = rows[:, None] < cols[None, :]  # A row r precedes B's match column c if r < c
+            tied_rows = (s_ab >= lo[r0:r1, None]) & (s_ab <= hi[r0:r1, None])
+            tied_cols = (s_ab >= lo[None, :]) & (s_ab <= hi[None, :])
             # A→B: the match b_i sits at stacked n+i, after every A row and B rows j < i.
-            rank_a[r0:r1] += (s_aa == mr).sum(1) + ((s_ab == mr) & ~lower & ~own).sum(1)
+            rank_a[r0:r1] += (((s_aa >= lo[r0:r1, None]) & (s_aa <= hi[r0:r1, None])).sum(1)
+                              + (tied_rows & ~lower).sum(1))
             # B→A: the match a_i sits at stacked i, after A rows j < i only.
-            rank_b += ((s_ab == m[None, :]) & lower).sum(0)
-    if upstream:
-        self_a = _rowwise_cos(a, na, a, na)
-        self_b = _rowwise_cos(b, nb, b, nb)
-        rank_a += (self_a >= m).long()  # the query precedes its match when tied (lower index)
-        rank_b += (self_b > m).long()
+            rank_b += (tied_cols & lower).sum(0)
+    if rule == "upstream":
+        # the query is a candidate; it precedes its match when tied only on A (lower index)
+        rank_a += (_rowwise_cos(a, na, a, na) >= lo).long()
+        rank_b += (_rowwise_cos(b, nb, b, nb) > hi).long()
         rank_a -= 1  # position 0 is dropped by upstream; p-1 < k ⇔ 1 ≤ p ≤ k after the mask
         rank_b -= 1
     return _finish(rank_a, rank_b, m)
@@ -162,11 +210,13 @@ def dense_match_ranks(features_a, features_b,
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Reference: the same ranks from the full (2n)² matrix, as plismbench builds it.
 
-    Memory O(n²); for tests and small benchmarks only. Same return as :func:`match_ranks`.
+    Memory O(n²); for tests and small benchmarks only. Same return and tie rule as
+    :func:`match_ranks`.
     """
     a, na = _prepare(features_a, settings)
     b, nb = _prepare(features_b, settings)
     n = a.shape[0]
+    tol = tie_tolerance(a.shape[1])
     x, nx = torch.cat([a, b]), torch.cat([na, nb])
     s = _sims(x, nx, x, nx)  # (2n, 2n)
     m = _rowwise_cos(a, na, b, nb)
@@ -175,12 +225,15 @@ def dense_match_ranks(features_a, features_b,
     mq = torch.cat([m, m])[:, None]
     idx = q[None, :]
     is_self, is_match = idx == q[:, None], idx == match[:, None]
-    if settings.rank_rule == "strict":
-        ahead = (s > mq) & ~is_self & ~is_match
-    else:
+    if settings.rank_rule == "upstream":
         s_self = torch.cat([_rowwise_cos(a, na, a, na), _rowwise_cos(b, nb, b, nb)])
         s = torch.where(is_self, s_self[:, None], s)
-        ahead = ((s > mq) | ((s == mq) & (idx < match[:, None]))) & ~is_match
+        tied = (s >= mq - tol) & (s <= mq + tol)
+        ahead = ((s > mq + tol) | (tied & (idx < match[:, None]))) & ~is_match
+    else:
+        bar = mq - tol if settings.rank_rule == "pessimistic" else mq + tol
+        above = s >= bar if settings.rank_rule == "pessimistic" else s > bar
+        ahead = above & ~is_self & ~is_match
     rank = ahead.sum(1) - int(settings.rank_rule == "upstream")
     return _finish(rank[:n], rank[n:], m)
 
