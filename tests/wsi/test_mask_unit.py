@@ -68,9 +68,11 @@ def test_mask_outputs_are_deterministic(make_geometry_slide, tmp_path):
     a, b = tmp_path / "a", tmp_path / "b"
     mask_slide(slide, a, MaskParams(), slide_id="s")
     mask_slide(slide, b, MaskParams(), slide_id="s")
-    for name in ("mask.png", "qc.png", "tissue.geojson"):
+    # mask.json too: a rerun must not differ by a wall time (it goes to the log instead)
+    for name in ("mask.png", "qc.png", "tissue.geojson", "mask.json"):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
     meta = json.loads((a / "mask.json").read_text())
+    assert not {"seconds", "wall_seconds", "time"} & set(meta)
     assert meta["slide"]["mpp_source"] == "openslide"
     polys = geojson_to_polygons(json.loads((a / "tissue.geojson").read_text()))
     # the disc (r = 200 µm) in level-0 px² at 0.25 µm/px

@@ -2,6 +2,10 @@
 
     pathfm mask --slide results/slides/demo/demo_000.svs --slide-id demo_000 \
         --manifest results/manifests/demo.tsv --mpp-policy fallback --params '{"mpp": 4.0}' --out results/masks/demo/demo_000
+
+A slide that cannot be used (not a slide, cut short, no mpp, corrupt pixel data)
+exits 1 with one error line naming the file and what to do. The wall time is
+logged (stderr, the rule's log), never written into mask.json.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 
 from pathfm.cli import json_object, setup_logging
 from pathfm.manifest import mpp_override, slide_record
+from pathfm.wsi.errors import SlideError
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.mask_slide import mask_slide
 
@@ -26,10 +31,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     setup_logging()
     override = mpp_override(slide_record(args.manifest, args.slide_id)) if args.manifest else None
-    meta = mask_slide(args.slide, args.out, MaskParams.from_dict(args.params),
-                      slide_id=args.slide_id, mpp_override=override, mpp_policy=args.mpp_policy)
-    logging.info("mask of %s: %.1f%% tissue, %d polygons, %.2f s", args.slide_id,
-                 100 * meta["tissue_fraction"], meta["n_polygons"], meta["seconds"])
+    try:
+        mask_slide(args.slide, args.out, MaskParams.from_dict(args.params),
+                   slide_id=args.slide_id, mpp_override=override, mpp_policy=args.mpp_policy)
+    except SlideError as exc:
+        logging.error("%s", exc)
+        return 1
     return 0
 
 

@@ -25,3 +25,7 @@ class SlideTruncatedError(SlideError):
 
 class MissingMppError(SlideError):
     """No microns-per-pixel in the file, its TIFF tags, or the manifest."""
+
+
+class SlideReadError(SlideError):
+    """Pixel data that cannot be decoded: a corrupt tile somewhere inside the file."""

@@ -40,8 +40,7 @@ def cohort_qc(cohort: str, manifest: pd.DataFrame, mask_jsons: list[str | Path],
         slide_id = meta["slide_id"]
         row = {"slide_id": slide_id, "level0_mpp": meta["slide"]["mpp"],
                "mpp_source": meta["slide"]["mpp_source"],
-               "tissue_area_mm2": round(meta["tissue_area_mm2"], 4),
-               "mask_seconds": meta.get("seconds")}
+               "tissue_area_mm2": round(meta["tissue_area_mm2"], 4)}
         n_tiles = 0
         for store in stores_by_slide.get(slide_id, []):
             group = open_tile_store(store)
