@@ -5,7 +5,10 @@
 Faults are queued per file id and consumed one per data request:
 ``("drop", n)`` sends full headers then ``n`` bytes and closes the connection;
 ``("corrupt",)`` sends the right length with wrong bytes; ``("status", 429|503, retry_after)``;
-``("ignore_range",)`` answers 200 with the whole body to a ranged request.
+``("ignore_range",)`` answers 200 with the whole body to a ranged request;
+``("overflow", extra, announce)`` sends the (ranged) body and then ``extra`` more bytes
+of junk, with no Content-Length (the end is the closed connection) unless ``announce``,
+when the header counts the junk too.
 The server stops by itself after ``lifetime`` seconds so no test can hang on it.
 """
 
@@ -117,6 +120,8 @@ class FakeGDC:
                 body = content[start:]
                 if fault and fault[0] == "corrupt":
                     body = bytes(b ^ 0xFF for b in body[:16]) + body[16:]
+                if fault and fault[0] == "overflow":
+                    return self._overflow(body, start if ranged else None, len(content), *fault[1:])
                 self.send_response(206 if ranged else 200)
                 self.send_header("Content-Type", "application/octet-stream")
                 self.send_header("Content-Disposition", f'attachment; filename="{fake.files[file_id].hit.get("file_name", file_id)}"')
@@ -139,6 +144,29 @@ class FakeGDC:
                     return
                 if limit < len(body):
                     self.close_connection = True  # dropped mid-file
+
+            def _overflow(self, body: bytes, start, total: int, extra: int, announce: bool = False):
+                self.send_response(206 if start is not None else 200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if start is not None:
+                    self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
+                if announce:
+                    self.send_header("Content-Length", str(len(body) + extra))
+                else:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                junk = b"\xAA" * 65536
+                try:
+                    self.wfile.write(body)
+                    sent = 0
+                    while sent < extra:
+                        n = min(len(junk), extra - sent)
+                        self.wfile.write(junk[:n])
+                        sent += n
+                    self.wfile.flush()
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client hung up before the junk was all out
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True

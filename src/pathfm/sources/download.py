@@ -4,12 +4,33 @@ The partial file lives at ``<dest>.part``. A rerun after a crash continues from
 its size with ``Range: bytes=<size>-``; the final name appears (atomic rename)
 only once the md5 matches, so a half or corrupt file never sits where later
 stages look. A mismatch deletes the partial and starts again from zero.
+
+Bounds on what a server can make us do:
+
+* with an expected ``size``, no more than ``size`` bytes are ever written: a body
+  that runs past it (or a ``Content-Length`` that announces more) stops the
+  transfer, the partial is kept at most ``size`` bytes long, and the download
+  fails with BodyTooLarge (not retried: the same server would do it again);
+* an overall ``deadline_s`` per file, all attempts and waits together (default
+  ``default_deadline(size)``: 6 hours, or the time the file takes at 100 kB/s if
+  that is longer; 24 hours when the size is unknown); it is checked after every
+  chunk and before every attempt and backoff wait, so it is noticed within one
+  read timeout (``RetryPolicy.timeout``). Past it the download fails with
+  DeadlineExceeded (not retried) and the partial is kept for a later resume.
+  Without an expected size, a body sent with no Content-Length is bounded by this
+  deadline alone;
+* an unknown size (None, 0, NaN or "" — the GDC omits ``file_size`` at times) is
+  no error: the file is fetched and verified by its md5 alone.
+
+Every DownloadError says what became of the partial file: kept (and from which
+byte a rerun resumes) or deleted (and why).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import time
 from collections.abc import Callable
@@ -22,6 +43,7 @@ from tqdm import tqdm
 from pathfm.io import md5_file
 from pathfm.sources.http import (
     DEFAULT_POLICY,
+    DeadlineExceeded,
     RemoteError,
     RetryPolicy,
     TransientError,
@@ -32,6 +54,9 @@ from pathfm.sources.http import (
 
 log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
+DEADLINE_FLOOR_S = 6 * 3600.0  # the least time a file of known size is given, however small
+DEADLINE_MIN_RATE = 100_000  # bytes/s: a larger file gets size / this rate instead
+DEADLINE_UNKNOWN_SIZE_S = 24 * 3600.0
 
 
 class DownloadError(RuntimeError):
@@ -40,6 +65,37 @@ class DownloadError(RuntimeError):
 
 class ChecksumMismatch(TransientError):
     """The bytes arrived but their md5 is wrong: the partial is discarded and fetched again."""
+
+
+class BodyTooLarge(RemoteError):
+    """The server sent (or announced) more bytes than the expected size; not retried."""
+
+
+def default_deadline(size: int | None) -> float:
+    """Seconds one file may take, all attempts together: 6 h, or size at 100 kB/s if longer;
+    24 h when the size is unknown."""
+    if not size:
+        return DEADLINE_UNKNOWN_SIZE_S
+    return max(DEADLINE_FLOOR_S, size / DEADLINE_MIN_RATE)
+
+
+def expected_size(size) -> int | None:
+    """A manifest's size as a byte count, or None when it gives none (None, 0, NaN, "")."""
+    if size is None or isinstance(size, bool):
+        return None
+    if isinstance(size, str):
+        size = size.strip()
+        if size.lower() in ("", "nan", "none", "null", "na", "<na>"):
+            return None
+    try:
+        value = float(size)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected size {size!r} is not a byte count") from None
+    if math.isnan(value) or value <= 0:
+        return None
+    if not value.is_integer() or math.isinf(value):
+        raise ValueError(f"expected size {size!r} is not a whole number of bytes")
+    return int(value)
 
 
 @dataclass
@@ -65,7 +121,7 @@ def download_file(
     dest: str | Path,
     *,
     md5: str | None,
-    size: int | None = None,
+    size: int | float | str | None = None,
     token: str | None = None,
     token_header: str = "X-Auth-Token",
     policy: RetryPolicy = DEFAULT_POLICY,
@@ -73,36 +129,50 @@ def download_file(
     chunk_size: int = _CHUNK,
     progress: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    deadline_s: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> DownloadResult:
     """Fetch ``url`` to ``dest``, resuming ``dest.part``; verify ``md5`` (and ``size`` if given).
 
-    ``token`` is sent as ``token_header`` to the original host only; it is never
-    logged, stored or put in an exception message.
+    ``size`` None, 0, NaN or "" means unknown: the md5 alone decides. ``deadline_s``
+    bounds the whole call (all attempts and backoff waits; default
+    ``default_deadline(size)``; ``math.inf`` for none). ``token`` is sent as
+    ``token_header`` to the original host only; it is never logged, stored or put
+    in an exception message.
     """
     dest = Path(dest)
     # md5=None only for sources that publish no checksum; the caller then verifies
     # (or records) the digest itself — see datasets.fetch.
     md5 = md5.lower() if md5 else None
+    size = expected_size(size)
+    if deadline_s is None:
+        deadline_s = default_deadline(size)
+    if not deadline_s > 0:
+        raise ValueError(f"deadline_s must be positive, got {deadline_s}")
     result = DownloadResult(path=dest, md5=md5 or "", size=size or 0)
     t0 = time.perf_counter()
     if dest.is_file() and md5 and (size is None or dest.stat().st_size == size) and md5_file(dest) == md5:
         result.skipped, result.size = True, dest.stat().st_size
         log.info("%s already present and verified", dest)
         return result
+    if size is None:
+        log.info("%s: no expected size given; the md5 alone verifies it", dest.name)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = part_path(dest)
     session = session or requests.Session()
     secret = {token_header: token} if token else {}
     bar = tqdm(total=size, unit="B", unit_scale=True, desc=dest.name, disable=not progress, mininterval=5)
+    deadline = clock() + deadline_s
+    limits = _Limits(deadline, deadline_s, clock)
 
     def attempt(n: int) -> None:
         result.attempts = n
-        _one_attempt(url, part, md5, size, session, secret, policy, chunk_size, result, bar)
+        _one_attempt(url, part, md5, size, session, secret, policy, chunk_size, result, bar, limits)
 
     try:
-        with_retries(attempt, policy, f"download {dest.name}", sleep=sleep)
+        with_retries(attempt, policy, f"download {dest.name}", sleep=sleep, deadline=deadline, clock=clock)
     except RemoteError as err:
-        raise DownloadError(f"{url} -> {dest}: {err}; any partial file ({part.name}) is kept for resume") from None
+        raise DownloadError(f"{_redact(url)} -> {dest}: {err}; {_partial_fate(part, size, result)}") from None
     finally:
         bar.close()
     os.replace(part, dest)
@@ -113,7 +183,33 @@ def download_file(
     return result
 
 
-def _one_attempt(url, part: Path, md5, size, session, secret, policy, chunk_size, result, bar) -> None:
+@dataclass(frozen=True)
+class _Limits:
+    deadline: float  # clock() instant
+    deadline_s: float
+    clock: Callable[[], float]
+
+    def check(self, where: str) -> None:
+        if self.clock() >= self.deadline:
+            raise DeadlineExceeded(f"overall deadline of {self.deadline_s:g}s passed {where} "
+                                   "(a larger deadline_s allows more)")
+
+
+def _partial_fate(part: Path, size: int | None, result: DownloadResult) -> str:
+    """What a failed download left behind, in words, for the error message."""
+    if part.exists():
+        got = part.stat().st_size
+        if size is not None and got == size:
+            return f"the partial file {part.name} ({got} bytes, full length) is kept; a rerun only verifies it"
+        return f"the partial file {part.name} ({got} bytes) is kept; a rerun resumes from byte {got}"
+    if result.checksum_failures:
+        return (f"no partial file is kept: {part.name} failed the md5 check and was deleted "
+                "(a rerun starts from byte 0)")
+    return f"no partial file was written ({part.name} absent; a rerun starts from byte 0)"
+
+
+def _one_attempt(url, part: Path, md5, size, session, secret, policy, chunk_size, result, bar,
+                 limits: _Limits) -> None:
     offset = part.stat().st_size if part.exists() else 0
     if size is not None and offset > size:  # stale partial of another version of the file
         part.unlink()
@@ -135,28 +231,55 @@ def _one_attempt(url, part: Path, md5, size, session, secret, policy, chunk_size
             _verify_or_discard(part, md5, size, result)
             return
         raise_for_retry(response, f"GET {_redact(url)}")
-        if offset and response.status_code == 206:
+        resumed = bool(offset) and response.status_code == 206
+        if resumed:
             start = _content_range_start(response.headers.get("Content-Range"))
             if start != offset:
                 raise TransientError(f"server answered range start {start}, asked {offset}")
+        else:
+            # 200 to a ranged request means the server ignored Range: start over.
+            offset = 0
+        announced = _int_or_none(response.headers.get("Content-Length"))
+        if size is not None and announced is not None and offset + announced > size:
+            # Refused before a byte is written: the partial stays as it was.
+            raise BodyTooLarge(f"server announced {announced} bytes from byte {offset}, "
+                               f"past the expected size {size}; nothing read")
+        if resumed:
             result.resumed_from.append(offset)
             mode = "ab"
             log.info("%s: resuming from byte %d", part.name, offset)
         else:
-            # 200 to a ranged request means the server ignored Range: start over.
-            mode, offset, digest = "wb", 0, hashlib.md5()
+            mode, digest = "wb", hashlib.md5()
         bar.reset(total=size)
         bar.update(offset)
+        overflow = 0
         with open(part, mode) as f:
             # read1 hands over whatever has arrived, so bytes received before a dropped
             # connection reach the partial file (iter_content would lose its buffer).
-            while chunk := response.raw.read1(chunk_size):
-                f.write(chunk)
-                digest.update(chunk)
-                result.bytes_transferred += len(chunk)
-                bar.update(len(chunk))
-            f.flush()
-            os.fsync(f.fileno())
+            pos = offset
+            try:
+                while chunk := response.raw.read1(chunk_size):
+                    result.bytes_transferred += len(chunk)
+                    if size is not None and pos + len(chunk) > size:
+                        # Keep the bytes up to the expected size, drop the rest, stop reading.
+                        overflow = pos + len(chunk) - size
+                        chunk = chunk[:size - pos]
+                    f.write(chunk)
+                    digest.update(chunk)
+                    pos += len(chunk)
+                    bar.update(len(chunk))
+                    if overflow:
+                        break
+                    limits.check(f"at byte {pos}" + (f" of {size}" if size is not None else ""))
+            finally:
+                f.flush()
+                os.fsync(f.fileno())
+        if overflow:
+            response.close()  # do not drain the rest of an endless body
+            with open(part, "r+b") as f:  # never longer than expected, whatever happened above
+                f.truncate(size)
+            raise BodyTooLarge(f"server sent more than the expected {size} bytes (at least {overflow} "
+                               f"past the end; stopped reading); the partial is cut back to {size} bytes")
     got = part.stat().st_size
     if size is not None and got < size:
         raise TransientError(f"connection ended at byte {got} of {size}")
@@ -176,13 +299,20 @@ def _verify_or_discard(part: Path, md5: str | None, size: int | None, result: Do
 def _discard(part: Path, result: DownloadResult, why: str) -> None:
     part.unlink(missing_ok=True)
     result.checksum_failures += 1
-    raise ChecksumMismatch(f"{part.name}: {why}; partial deleted, fetching again from byte 0")
+    raise ChecksumMismatch(f"{part.name}: {why}; partial deleted (any next attempt starts from byte 0)")
 
 
 def _hash_into(path: Path, digest) -> None:
     with open(path, "rb") as f:
         while chunk := f.read(8 << 20):
             digest.update(chunk)
+
+
+def _int_or_none(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _content_range_start(value: str | None) -> int | None:

@@ -2,8 +2,10 @@
 
 Every remote call here is a bounded loop: at most ``max_attempts`` tries, with
 exponential backoff between them, and the server's ``Retry-After`` honoured on
-429/503 (capped, so a hostile header cannot park a job for a day). Tokens travel
-only in request headers and never appear in a message this module builds.
+429/503 (capped, so a hostile header cannot park a job for a day). A loop may also
+carry an overall ``deadline`` (a ``time.monotonic()`` instant): no attempt starts
+after it, and no backoff wait begins that would end after it. Tokens travel only in request
+headers and never appear in a message this module builds.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ class TransientError(Exception):
 
 class RemoteError(RuntimeError):
     """A failure no retry will fix (4xx other than 408/429, exhausted attempts)."""
+
+
+class DeadlineExceeded(RemoteError):
+    """The overall time allowed for one remote operation (all attempts together) ran out."""
 
 
 @dataclass(frozen=True)
@@ -106,10 +112,21 @@ def with_retries(
     policy: RetryPolicy,
     what: str,
     sleep: Callable[[float], None] = time.sleep,
+    *,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Any:
-    """Run ``call(attempt)`` until it returns, retrying TransientError and network errors."""
+    """Run ``call(attempt)`` until it returns, retrying TransientError and network errors.
+
+    With ``deadline`` (a ``clock()`` instant) the loop raises DeadlineExceeded instead of
+    starting an attempt, or a backoff wait, that would end after it. ``call`` itself may
+    raise DeadlineExceeded (a RemoteError: not retried) when it notices the deadline.
+    """
     last: BaseException | None = None
     for attempt in range(1, policy.max_attempts + 1):
+        if deadline is not None and clock() >= deadline:
+            raise DeadlineExceeded(f"{what}: overall deadline passed before attempt {attempt}; "
+                                   f"last error: {_describe(last)}")
         try:
             return call(attempt)
         except TransientError as err:
@@ -119,6 +136,9 @@ def with_retries(
         if attempt == policy.max_attempts:
             break
         wait = policy.delay(attempt, retry_after)
+        if deadline is not None and clock() + wait >= deadline:
+            raise DeadlineExceeded(f"{what}: overall deadline would pass during the {wait:.2f}s wait "
+                                   f"after attempt {attempt}; last error: {_describe(last)}")
         log.warning("%s: attempt %d/%d failed (%s); retrying in %.2fs",
                     what, attempt, policy.max_attempts, _describe(last), wait)
         sleep(wait)
