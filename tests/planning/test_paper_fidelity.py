@@ -49,3 +49,13 @@ def test_kaiko_probe_is_table_vi_and_eva_trains_as_eva(paper):
     for name in lp["protocols"]:
         p = get_protocol(name, lp["overrides"].get(name))
         assert (p.drop_last, p.binary_logits, p.validate_partial_epoch) == (False, 1, False)
+
+
+def test_every_probe_protocol_is_selectable_in_the_schema():
+    from pathfm.bench.linear_probe import PROTOCOLS
+    schemas = ROOT / "workflow" / "schemas"
+    patch = yaml.safe_load((schemas / "patch_bench.schema.yaml").read_text())
+    ablation = yaml.safe_load((schemas / "ablation.schema.yaml").read_text())
+    enum = patch["properties"]["linear_probe"]["properties"]["protocols"]["items"]["enum"]
+    assert sorted(enum) == sorted(PROTOCOLS)
+    assert sorted(ablation["properties"]["protocols"]["items"]["enum"]) == sorted(PROTOCOLS)
