@@ -6,8 +6,9 @@ laptop, a GPU workstation and a Slurm cluster; only the resources change::
     pathfm launch --gpus {resources.gpu} --nodes {resources.nodes} -- \\
         train-ssl --model ... > {log} 2>&1
 
-(:func:`command_prefix_for_resources` writes that prefix) gives, for ``G`` GPUs per
-node and ``N`` nodes:
+(:func:`command_argv_for_resources` writes that prefix; in a rule's shell ``pathfm`` is
+the interpreter that runs Snakemake, see pathfm.workflow.shell_args.shell_prefix) gives,
+for ``G`` GPUs per node and ``N`` nodes:
 
 - ``G <= 1, N == 1``: ``python -m pathfm train-ssl ...`` (one process, no
   torch.distributed at all: ``pathfm.train.ddp`` sees no WORLD_SIZE);
@@ -74,8 +75,8 @@ def resources_geometry(resources) -> tuple[int, int]:
     return gpus, nodes
 
 
-def command_prefix(gpus: int = 0, nodes: int = 1) -> str:
-    """What a rule's shell puts before a ``pathfm`` subcommand:
+def command_argv(gpus: int = 0, nodes: int = 1) -> list[str]:
+    """The words a rule's shell puts before a ``pathfm`` subcommand:
     ``pathfm launch --gpus G --nodes N --`` (then e.g. ``train-ssl --model ...``).
 
     The launch line itself is chosen when the job runs (by ``pathfm launch``), because a
@@ -83,12 +84,22 @@ def command_prefix(gpus: int = 0, nodes: int = 1) -> str:
     """
     if gpus < 0 or nodes < 1:
         raise LaunchError(f"need gpus >= 0 and nodes >= 1, got gpus={gpus}, nodes={nodes}")
-    return shlex.join(["pathfm", "launch", "--gpus", str(gpus), "--nodes", str(nodes), "--"])
+    return ["pathfm", "launch", "--gpus", str(gpus), "--nodes", str(nodes), "--"]
+
+
+def command_prefix(gpus: int = 0, nodes: int = 1) -> str:
+    """:func:`command_argv` as one shell-quoted string."""
+    return shlex.join(command_argv(gpus, nodes))
+
+
+def command_argv_for_resources(resources) -> list[str]:
+    """:func:`command_argv` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``)."""
+    return command_argv(*resources_geometry(resources))
 
 
 def command_prefix_for_resources(resources) -> str:
     """:func:`command_prefix` from a Snakemake job's resources (``gpu``, ``nodes``, ``gres``)."""
-    return command_prefix(*resources_geometry(resources))
+    return shlex.join(command_argv_for_resources(resources))
 
 
 def is_subcommand(name: str) -> bool:

@@ -26,6 +26,8 @@ def tiny_config(workdir) -> str:
                 "heads": {"out_dim": 64, "hidden_dim": 32, "bottleneck_dim": 16}},
     }}}
     cfg["sweeps"] = {"axes": {}}  # the demo's sweeps derive from demo runs replaced above
+    # The demo's distillation runs read heads a replaced demo run writes.
+    cfg["distill"]["runs"] = {}
     path = workdir / "config" / "tiny.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return "config/tiny.yaml"

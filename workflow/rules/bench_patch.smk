@@ -24,8 +24,8 @@ rule build_demo_dataset:
         seed=lambda w: PLAN.patch.dataset(w.dataset)["seed"],
         extra=lambda w: as_json(PLAN.patch.dataset(w.dataset)["params"]),
     shell:
-        "pathfm {params.script} --dataset {params.kind} --out {output} --seed {params.seed}"
-        " --params {params.extra:q} > {log} 2>&1"
+        "pathfm {params.script:q} --dataset {params.kind:q} --out {output:q} --seed {params.seed:q}"
+        " --params {params.extra:q} > {log:q} 2>&1"
 
 
 rule fetch_dataset:
@@ -46,10 +46,10 @@ rule fetch_dataset:
     params:
         script=PLAN.script("fetch_dataset.py"),
         kind=lambda w: PLAN.patch.dataset(w.dataset)["kind"],
-        tasks=lambda w: PLAN.patch.fetch_tasks_arg(w.dataset),
+        tasks=lambda w: PLAN.patch.fetch_tasks_argv(w.dataset),
     shell:
-        "pathfm {params.script} --dataset {params.kind} --root {output} {params.tasks}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --dataset {params.kind:q} --root {output:q} {params.tasks:q}"
+        " > {log:q} 2>&1"
 
 
 rule linear_probe:
@@ -71,14 +71,14 @@ rule linear_probe:
         runtime=60,
     params:
         script=PLAN.script("linear_probe.py"),
-        pairs=lambda w, output: PLAN.patch.lp_pairs(list(output)),
+        pairs=lambda w, output: PLAN.patch.lp_pairs_argv(list(output)),
         overrides=as_json(PLAN.patch.lp["overrides"]),
         overrides_name=PLAN.patch.lp["overrides_name"],
         seed=PLAN.patch.lp["seed"],
     shell:
-        "pathfm {params.script} --embeddings {input} --task {wildcards.task} {params.pairs}"
-        " --overrides {params.overrides:q} --overrides-name {params.overrides_name}"
-        " --seed {params.seed} > {log} 2>&1"
+        "pathfm {params.script:q} --embeddings {input:q} --task {wildcards.task:q} {params.pairs:q}"
+        " --overrides {params.overrides:q} --overrides-name {params.overrides_name:q}"
+        " --seed {params.seed:q} > {log:q} 2>&1"
 
 
 rule hest_bench:
@@ -105,11 +105,11 @@ rule hest_bench:
     params:
         script=PLAN.script("hest_bench.py"),
         pooling=lambda w: PLAN.patch.hest_pooling(w.pooling),
-        options=PLAN.patch.hest_options(),
+        options=PLAN.patch.hest_options_argv(),
     shell:
-        "pathfm {params.script} --embeddings {input.store} --task-dir {input.dataset}/{wildcards.task}"
-        " --pooling {params.pooling:q} {params.options} --benchmark hest-{wildcards.pooling}"
-        " --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --embeddings {input.store:q} --task-dir {input.dataset:q}/{wildcards.task:q}"
+        " --pooling {params.pooling:q} {params.options:q} --benchmark hest-{wildcards.pooling:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule tp53_bench:
@@ -137,9 +137,9 @@ rule tp53_bench:
         folds=PLAN.patch.tp53["folds"],
         seed=PLAN.patch.tp53["seed"],
     shell:
-        "pathfm {params.script} --embeddings {input} --task {wildcards.task}"
-        " --protocol {params.protocol} --overrides {params.overrides:q} --overrides-name {params.name}"
-        " --folds {params.folds} --seed {params.seed} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --embeddings {input:q} --task {wildcards.task:q}"
+        " --protocol {params.protocol:q} --overrides {params.overrides:q} --overrides-name {params.name:q}"
+        " --folds {params.folds:q} --seed {params.seed:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule unsupervised_metrics:
@@ -164,5 +164,5 @@ rule unsupervised_metrics:
         max_samples=PLAN.patch.uns["max_samples"],
         seed=PLAN.patch.uns["seed"],
     shell:
-        "pathfm {params.script} --embeddings {input} --task {wildcards.task}"
-        " --max-samples {params.max_samples} --seed {params.seed} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --embeddings {input:q} --task {wildcards.task:q}"
+        " --max-samples {params.max_samples:q} --seed {params.seed:q} --out {output:q} > {log:q} 2>&1"

@@ -27,8 +27,8 @@ rule build_slide_tasks:
         size_um=lambda w: PLAN.slides.demo_cohorts[w.name]["size_um"],
         tile_px=lambda w: PLAN.slides.demo_cohorts[w.name]["tile_px"],
     shell:
-        "pathfm {params.script} --out {output} --n-slides {params.n_slides} --seed {params.seed}"
-        " --mpp {params.mpp} --size-um {params.size_um} --tile-px {params.tile_px} > {log} 2>&1"
+        "pathfm {params.script:q} --out {output:q} --n-slides {params.n_slides:q} --seed {params.seed:q}"
+        " --mpp {params.mpp:q} --size-um {params.size_um:q} --tile-px {params.tile_px:q} > {log:q} 2>&1"
 
 
 rule slide_classification:
@@ -54,23 +54,23 @@ rule slide_classification:
         runtime=120,
     params:
         script=PLAN.script("slide_bench.py"),
-        table=lambda w, input: PLAN.slides.table_args(input, "labels.tsv"),
+        table=lambda w, input: PLAN.slides.table_argv(input, "labels.tsv"),
         label=lambda w: config["slide_bench"]["classification"]["tasks"][w.task][
             "label"
         ],
-        seeds=" ".join(map(str, config["slide_bench"]["classification"]["seeds"])),
+        seeds=[str(s) for s in config["slide_bench"]["classification"]["seeds"]],
         max_tiles=config["slide_bench"]["classification"]["max_tiles"],
         max_epochs=config["slide_bench"]["classification"]["max_epochs"],
         patience=config["slide_bench"]["classification"]["patience"],
         batch=config["slide_bench"]["classification"]["batch_size"],
         name=config["slide_bench"]["classification"]["overrides_name"],
     shell:
-        "pathfm {params.script} --features {input.features} {params.table}"
-        " --label {params.label} --protocol {wildcards.protocol} --seeds {params.seeds}"
-        " --max-tiles {params.max_tiles} --max-epochs {params.max_epochs} --patience {params.patience}"
-        " --batch-size {params.batch}"
-        " --overrides-name {params.name} --task {wildcards.task} --model {wildcards.model}"
-        " --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --features {input.features:q} {params.table:q}"
+        " --label {params.label:q} --protocol {wildcards.protocol:q} --seeds {params.seeds:q}"
+        " --max-tiles {params.max_tiles:q} --max-epochs {params.max_epochs:q} --patience {params.patience:q}"
+        " --batch-size {params.batch:q}"
+        " --overrides-name {params.name:q} --task {wildcards.task:q} --model {wildcards.model:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule survival_bench:
@@ -94,19 +94,17 @@ rule survival_bench:
         runtime=120,
     params:
         script=PLAN.script("survival_bench.py"),
-        table=lambda w, input: PLAN.slides.table_args(input, "labels.tsv"),
+        table=lambda w, input: PLAN.slides.table_argv(input, "labels.tsv"),
         seed=config["slide_bench"]["survival"]["seed"],
         max_epochs=config["slide_bench"]["survival"]["max_epochs"],
-        alphas=" ".join(
-            str(a) for a in config["slide_bench"]["survival"]["coxph_alphas"]
-        ),
+        alphas=[str(a) for a in config["slide_bench"]["survival"]["coxph_alphas"]],
         name=config["slide_bench"]["survival"]["overrides_name"],
     shell:
-        "pathfm {params.script} --features {input.features} {params.table}"
-        " --head {wildcards.head} --seed {params.seed} --max-epochs {params.max_epochs}"
-        " --coxph-alphas {params.alphas}"
-        " --overrides-name {params.name} --task {wildcards.task} --model {wildcards.model}"
-        " --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --features {input.features:q} {params.table:q}"
+        " --head {wildcards.head:q} --seed {params.seed:q} --max-epochs {params.max_epochs:q}"
+        " --coxph-alphas {params.alphas:q}"
+        " --overrides-name {params.name:q} --task {wildcards.task:q} --model {wildcards.model:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule retrieval_bench:
@@ -130,13 +128,13 @@ rule retrieval_bench:
         runtime=30,
     params:
         script=PLAN.script("retrieval_bench.py"),
-        table=lambda w, input: PLAN.slides.table_args(input, "retrieval.tsv"),
+        table=lambda w, input: PLAN.slides.table_argv(input, "retrieval.tsv"),
         n_bootstrap=config["slide_bench"]["retrieval"]["n_bootstrap"],
         seed=config["slide_bench"]["retrieval"]["seed"],
     shell:
-        "pathfm {params.script} --features {input.features} {params.table}"
-        " --protocol {wildcards.protocol} --n-bootstrap {params.n_bootstrap} --seed {params.seed}"
-        " --task {wildcards.task} --model {wildcards.model} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --features {input.features:q} {params.table:q}"
+        " --protocol {wildcards.protocol:q} --n-bootstrap {params.n_bootstrap:q} --seed {params.seed:q}"
+        " --task {wildcards.task:q} --model {wildcards.model:q} --out {output:q} > {log:q} 2>&1"
 
 
 # Segmentation needs the backbone itself (patch-token maps), not stored embeddings.
@@ -161,18 +159,18 @@ rule segmentation_bench:
         gpu=config["slide_bench"]["segmentation"]["gpu"],
     params:
         script=PLAN.script("segmentation_bench.py"),
-        images=lambda w, input: PLAN.slides.seg_args(w.task, input.images),
-        weights=lambda w: PLAN.models.weights_arg(w.model),
-        seeds=" ".join(map(str, config["slide_bench"]["segmentation"]["seeds"])),
+        images=lambda w, input: PLAN.slides.seg_argv(w.task, input.images),
+        weights=lambda w: PLAN.models.weights_argv(w.model),
+        seeds=[str(s) for s in config["slide_bench"]["segmentation"]["seeds"]],
         max_steps=config["slide_bench"]["segmentation"]["max_steps"],
         eval_every=config["slide_bench"]["segmentation"]["eval_every"],
         batch=config["slide_bench"]["segmentation"]["batch_size"],
         name=config["slide_bench"]["segmentation"]["overrides_name"],
     shell:
-        "pathfm {params.script} {params.images} --model {wildcards.model} {params.weights}"
-        " --seeds {params.seeds} --max-steps {params.max_steps} --eval-every {params.eval_every}"
-        " --batch-size {params.batch}"
-        " --overrides-name {params.name} --task {wildcards.task} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} {params.images:q} --model {wildcards.model:q} {params.weights:q}"
+        " --seeds {params.seeds:q} --max-steps {params.max_steps:q} --eval-every {params.eval_every:q}"
+        " --batch-size {params.batch:q}"
+        " --overrides-name {params.name:q} --task {wildcards.task:q} --out {output:q} > {log:q} 2>&1"
 
 
 # CoNSeP, MoNuSAC, Camelyon16 and PANDA sit behind forms or logins: the script fetches
@@ -195,7 +193,7 @@ rule fetch_slide_bench_dataset:
     params:
         script=PLAN.script("fetch_dataset.py"),
     shell:
-        "pathfm {params.script} --dataset {wildcards.dataset} --root {output} > {log} 2>&1"
+        "pathfm {params.script:q} --dataset {wildcards.dataset:q} --root {output:q} > {log:q} 2>&1"
 
 
 rule rank_models:
@@ -223,14 +221,14 @@ rule rank_models:
         runtime=10,
     params:
         script=PLAN.script("rank_models.py"),
-        entries=PLAN.slides.rank_entries_args(),
-        reference=PLAN.slides.rank_reference_arg(),
+        entries=PLAN.slides.rank_entries_argv(),
+        reference=PLAN.slides.rank_reference_argv(),
         alpha=PLAN.slides.rank["alpha"],
         stem=lambda w, output: output.table[0][: -len(".csv")],
     shell:
-        "pathfm {params.script} --results {input.results} {params.entries} {params.reference}"
-        " --alpha {params.alpha} --table {params.stem} --figures {output.figures}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --results {input.results:q} {params.entries:q} {params.reference:q}"
+        " --alpha {params.alpha:q} --table {params.stem:q} --figures {output.figures:q}"
+        " > {log:q} 2>&1"
 
 
 rule gpfm_rank_cd:

@@ -26,8 +26,8 @@ checkpoint slide_dataset_table:
     params:
         script=PLAN.script("slide_dataset_table.py"),
     shell:
-        "pathfm {params.script} --dataset {wildcards.name} --root {input.root}"
-        " --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --dataset {wildcards.name:q} --root {input.root:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule tile_dataset_shard:
@@ -57,7 +57,7 @@ rule tile_dataset_shard:
         max_tiles=lambda w: PLAN.slides.datasets[w.name]["max_tiles"],
         seed=lambda w: PLAN.slides.datasets[w.name]["seed"],
     shell:
-        "pathfm {params.script} --table {input.table} --slides-per-job {params.per_job}"
-        " --shard {wildcards.shard} --mask-params {params.mask:q} --tiling {params.tiling:q}"
-        " --max-tiles {params.max_tiles} --seed {params.seed} --tiles-out {output.tiles}"
-        " --masks-out {output.masks} > {log} 2>&1"
+        "pathfm {params.script:q} --table {input.table:q} --slides-per-job {params.per_job:q}"
+        " --shard {wildcards.shard:q} --mask-params {params.mask:q} --tiling {params.tiling:q}"
+        " --max-tiles {params.max_tiles:q} --seed {params.seed:q} --tiles-out {output.tiles:q}"
+        " --masks-out {output.masks:q} > {log:q} 2>&1"

@@ -6,16 +6,15 @@ from pathlib import Path
 
 import yaml
 
-from snakemake.utils import validate
-
 from pathfm.config_defaults import fill_defaults
 from pathfm.workflow import paths
 from pathfm.workflow.plan import plan_for, planned
-from pathfm.workflow.shell_args import as_json, wildcard_choice
-from pathfm.workflow.validate import validate_config
+from pathfm.workflow.shell_args import as_json, option, rule_shell_prefix
+from pathfm.workflow.shell_args import wildcard_choice
+from pathfm.workflow.validate import check_schema, validate_config
 
 if not planned(config):
-    validate(config, schema="../schemas/config.schema.yaml")
+    check_schema(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
     fill_defaults(
         config,
         yaml.safe_load(
@@ -33,3 +32,8 @@ PLAN = plan_for(
     workflow.basedir,
     checkpoint_output=lambda rule, **wc: getattr(checkpoints, rule).get(**wc).output[0],
 )
+# Every rule's shell runs `pathfm` as `python -m pathfm` under the interpreter running
+# Snakemake (a shell function in the prefix), so jobs need no venv on PATH; Slurm jobs
+# start Snakemake with that same interpreter path. Under --sdm conda, the rules'
+# environment's own pathfm. Shell lines quote every value they interpolate ({x:q}).
+shell.prefix(rule_shell_prefix(workflow, shell.get_executable()))

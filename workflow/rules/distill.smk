@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.launch import command_prefix_for_resources
+from pathfm.launch import command_argv_for_resources
 
 
 rule distill:
@@ -30,14 +30,14 @@ rule distill:
         gpu=lambda w: PLAN.training.distill_resource(w.model, "gpu"),
     params:
         script=PLAN.script("distill.py"),
-        launcher=lambda w, resources: command_prefix_for_resources(resources),
+        launcher=lambda w, resources: command_argv_for_resources(resources),
         config=lambda w: PLAN.training.distill_json(w.model),
         tiles_dir=lambda w: PLAN.training.distill_tiles_dir(w.model),
         slides_dir=lambda w: PLAN.training.distill_slides_dir(w.model),
         out_dir=lambda w: paths.train_dir(w.model),
         export_dir=lambda w: paths.model_dir(w.model),
     shell:
-        "{params.launcher} {params.script} --config {params.config:q}"
-        " --manifest {input.manifest} --tiles-dir {params.tiles_dir}"
-        " --slides-dir {params.slides_dir} --out-dir {params.out_dir}"
-        " --export-dir {params.export_dir} > {log} 2>&1"
+        "{params.launcher:q} {params.script:q} --config {params.config:q}"
+        " --manifest {input.manifest:q} --tiles-dir {params.tiles_dir:q}"
+        " --slides-dir {params.slides_dir:q} --out-dir {params.out_dir:q}"
+        " --export-dir {params.export_dir:q} > {log:q} 2>&1"

@@ -25,11 +25,11 @@ checkpoint gdc_manifest:
         runtime=30,
     params:
         script=PLAN.script("gdc_manifest.py"),
-        query=lambda w: PLAN.cohorts.gdc_query_args(w.cohort),
+        query=lambda w: PLAN.cohorts.gdc_query_argv(w.cohort),
         api=config["gdc_api"],
     shell:
-        "pathfm {params.script} --cohort {wildcards.cohort} {params.query}"
-        " --slides-root results/slides --api {params.api} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --cohort {wildcards.cohort:q} {params.query:q}"
+        " --slides-root results/slides --api {params.api:q} --out {output:q} > {log:q} 2>&1"
 
 
 checkpoint frozen_manifest:
@@ -46,8 +46,8 @@ checkpoint frozen_manifest:
     params:
         script=PLAN.script("freeze_manifest.py"),
     shell:
-        "pathfm {params.script} --cohort {wildcards.cohort} --manifest {input}"
-        " --slides-root results/slides --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --cohort {wildcards.cohort:q} --manifest {input:q}"
+        " --slides-root results/slides --out {output:q} > {log:q} 2>&1"
 
 
 rule download_slide:
@@ -74,8 +74,8 @@ rule download_slide:
         script=PLAN.script("download_slide.py"),
         api=config["gdc_api"],
     shell:
-        "pathfm {params.script} --manifest {input.manifest} --slide-id {wildcards.slide_id}"
-        " --api {params.api} --report {output.report} > {log} 2>&1"
+        "pathfm {params.script:q} --manifest {input.manifest:q} --slide-id {wildcards.slide_id:q}"
+        " --api {params.api:q} --report {output.report:q} > {log:q} 2>&1"
 
 
 rule gdc_labels:
@@ -92,8 +92,8 @@ rule gdc_labels:
         runtime=60,
     params:
         script=PLAN.script("gdc_labels.py"),
-        projects=lambda w: " ".join(PLAN.cohorts.label_projects(w.label)),
+        projects=lambda w: PLAN.cohorts.label_projects(w.label),
         api=config["gdc_api"],
     shell:
-        "pathfm {params.script} --label {wildcards.label} --projects {params.projects}"
-        " --api {params.api} --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --label {wildcards.label:q} --projects {params.projects:q}"
+        " --api {params.api:q} --out {output:q} > {log:q} 2>&1"

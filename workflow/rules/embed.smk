@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.launch import command_prefix
+from pathfm.launch import command_argv
 
 
 rule embed:
@@ -33,14 +33,19 @@ rule embed:
     params:
         script=PLAN.script("embed.py"),
         # One process (no data parallelism): one GPU, one node at most.
-        launcher=lambda w, resources: command_prefix(min(int(resources.gpu), 1), 1),
-        weights=lambda w: PLAN.models.weights_arg(w.model),
-        source=lambda w, input: PLAN.patch.embed_source_args(w.dataset, input.dataset),
-        destination=lambda w, output: f"--dataset-name {w.dataset} --out {output.store}",
-        settings=PLAN.patch.embed_settings(),
+        launcher=lambda w, resources: command_argv(min(int(resources.gpu), 1), 1),
+        weights=lambda w: PLAN.models.weights_argv(w.model),
+        source=lambda w, input: PLAN.patch.embed_source_argv(w.dataset, input.dataset),
+        destination=lambda w, output: [
+            "--dataset-name",
+            w.dataset,
+            "--out",
+            output.store,
+        ],
+        settings=PLAN.patch.embed_settings_argv(),
     shell:
-        "{params.launcher} {params.script} --model {wildcards.model} {params.weights}"
-        " {params.source} {params.destination} {params.settings} > {log} 2>&1"
+        "{params.launcher:q} {params.script:q} --model {wildcards.model:q} {params.weights:q}"
+        " {params.source:q} {params.destination:q} {params.settings:q} > {log:q} 2>&1"
 
 
 # PLISM: every slide of a set, one store per slide in the set's folder.
@@ -59,11 +64,13 @@ use rule embed as embed_plism with:
         plism_set=wildcard_choice(PLAN.plism.set_names()),
     params:
         script=PLAN.script("embed_plism.py"),
-        source=lambda w, input: (
-            f"--plism-set {w.plism_set} --tiles "
-            + PLAN.plism.per_slide(w.plism_set, input.tiles)
-        ),
-        destination=lambda w, output: f"--out-dir {output.store}",
+        source=lambda w, input: [
+            "--plism-set",
+            w.plism_set,
+            "--tiles",
+            *PLAN.plism.per_slide_argv(w.plism_set, input.tiles),
+        ],
+        destination=lambda w, output: ["--out-dir", output.store],
 
 
 # The tiles of a whole demo cohort in one store ('group' = slide id): one job per model.
@@ -81,11 +88,18 @@ use rule embed as embed_slide_tasks with:
         model="[^/]+",
         name=wildcard_choice(PLAN.slides.demo_cohorts),
     params:
-        source=lambda w, input: "--kind tiles --tiles "
-        + PLAN.slides.demo_tile_stores(w.name, input.cohort),
-        destination=lambda w, output: (
-            f"--dataset-name slide_tasks/{w.name} --out {output.store}"
-        ),
+        source=lambda w, input: [
+            "--kind",
+            "tiles",
+            "--tiles",
+            *PLAN.slides.demo_tile_stores_argv(w.name, input.cohort),
+        ],
+        destination=lambda w, output: [
+            "--dataset-name",
+            f"slide_tasks/{w.name}",
+            "--out",
+            output.store,
+        ],
 
 
 # A GDC cohort's tile stores, one slide per job (thousands of slides: cached and resumed
@@ -110,12 +124,18 @@ use rule embed as embed_slide_tiles with:
         tiling=wildcard_choice(PLAN.cohorts.tiling_params),
         shard=r"\d+",
     params:
-        source=lambda w: "--kind tiles --tiles "
-        + " ".join(PLAN.slides.cohort_shard_stores(w.cohort, w.tiling, w.shard)),
-        destination=lambda w, output: (
-            f"--dataset-name tiles/{w.cohort}/{w.tiling}/shard{w.shard}"
-            f" --out {output.store}"
-        ),
+        source=lambda w: [
+            "--kind",
+            "tiles",
+            "--tiles",
+            *PLAN.slides.cohort_shard_stores(w.cohort, w.tiling, w.shard),
+        ],
+        destination=lambda w, output: [
+            "--dataset-name",
+            f"tiles/{w.cohort}/{w.tiling}/shard{w.shard}",
+            "--out",
+            output.store,
+        ],
 
 
 # Camelyon16 / PANDA: one store per shard of the dataset's slide table.
@@ -135,11 +155,18 @@ use rule embed as embed_dataset_shard with:
         shard=r"\d{5}",
     params:
         # The shard's stores in table order (the 'group' array follows it).
-        source=lambda w, input: "--kind tiles --tiles "
-        + " ".join(PLAN.slides.dataset_shard_stores(w.name, w.shard, input.tiles)),
-        destination=lambda w, output: (
-            f"--dataset-name slide_datasets/{w.name}/shard{w.shard} --out {output.store}"
-        ),
+        source=lambda w, input: [
+            "--kind",
+            "tiles",
+            "--tiles",
+            *PLAN.slides.dataset_shard_stores(w.name, w.shard, input.tiles),
+        ],
+        destination=lambda w, output: [
+            "--dataset-name",
+            f"slide_datasets/{w.name}/shard{w.shard}",
+            "--out",
+            output.store,
+        ],
 
 
 # HF_TOKEN is optional (open models need none) and is read from the environment by
@@ -162,10 +189,10 @@ rule fetch_weights:
     params:
         fetch=PLAN.script("fetch_weights.py"),
         export=PLAN.script("export_hub_weights.py"),
-        hub=lambda w: PLAN.models.hub_args(w.model),
+        hub=lambda w: PLAN.models.hub_argv(w.model),
         hub_dir=lambda w: f"{paths.model_dir(w.model)}/hub",
     shell:
-        "(pathfm {params.fetch} --model {wildcards.model} {params.hub}"
-        " --out-dir {params.hub_dir} --record {output.record}"
-        " && pathfm {params.export} --model {wildcards.model} --record {output.record}"
-        " --out {output.weights}) > {log} 2>&1"
+        "(pathfm {params.fetch:q} --model {wildcards.model:q} {params.hub:q}"
+        " --out-dir {params.hub_dir:q} --record {output.record:q}"
+        " && pathfm {params.export:q} --model {wildcards.model:q} --record {output.record:q}"
+        " --out {output.weights:q}) > {log:q} 2>&1"

@@ -27,6 +27,6 @@ rule mask:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         out_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
-        "pathfm {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
-        " --manifest {input.manifest} --mpp-policy {params.mpp_policy}"
-        " --params {params.mask:q} --out {params.out_dir} > {log} 2>&1"
+        "pathfm {params.script:q} --slide {input.slide:q} --slide-id {wildcards.slide_id:q}"
+        " --manifest {input.manifest:q} --mpp-policy {params.mpp_policy:q}"
+        " --params {params.mask:q} --out {params.out_dir:q} > {log:q} 2>&1"

@@ -33,14 +33,12 @@ rule paper_table:
         script=PLAN.script("paper_table.py"),
         spec=lambda w: as_json(PLAN.tables.spec(f"{w.paper}_{w.name}")),
         caption=lambda w: PLAN.tables.caption(f"{w.paper}_{w.name}"),
-        published=lambda w, input: (
-            f"--published {input.published}" if input.published else ""
-        ),
+        published=lambda w, input: option("--published", input.published),
         stem=lambda w, output: output.table[: -len(".csv")],
     shell:
-        "pathfm {params.script} --kind table --results {input.results} {params.published}"
-        " --spec {params.spec:q} --caption {params.caption:q} --table {params.stem}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --kind table --results {input.results:q} {params.published:q}"
+        " --spec {params.spec:q} --caption {params.caption:q} --table {params.stem:q}"
+        " > {log:q} 2>&1"
 
 
 rule paper_figure:
@@ -75,15 +73,13 @@ rule paper_figure:
         kind=lambda w: script_kind(f"{w.paper}_{w.name}"),
         spec=lambda w: as_json(PLAN.tables.spec(f"{w.paper}_{w.name}")),
         caption=lambda w: PLAN.tables.caption(f"{w.paper}_{w.name}"),
-        published=lambda w, input: (
-            f"--published {input.published}" if input.published else ""
-        ),
+        published=lambda w, input: option("--published", input.published),
         stem=lambda w, output: output.table[: -len(".csv")],
         figure=lambda w, output: output.png[: -len(".png")],
     shell:
-        "pathfm {params.script} --kind {params.kind} --results {input.results}"
-        " {params.published} --spec {params.spec:q} --caption {params.caption:q}"
-        " --table {params.stem} --figure {params.figure} > {log} 2>&1"
+        "pathfm {params.script:q} --kind {params.kind:q} --results {input.results:q}"
+        " {params.published:q} --spec {params.spec:q} --caption {params.caption:q}"
+        " --table {params.stem:q} --figure {params.figure:q} > {log:q} 2>&1"
 
 
 # The report shows tables as HTML (it offers a CSV only as a download), every paper's
@@ -114,8 +110,8 @@ rule table_html:
         script=PLAN.script("paper_table_html.py"),
         caption=lambda w: PLAN.tables.report_caption(f"{w.paper}_{w.name}"),
     shell:
-        "pathfm {params.script} --table {input} --caption {params.caption:q} --out {output}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --table {input:q} --caption {params.caption:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 # One target rule per registered table or figure (pathfm.workflow.tables.TABLE_KINDS),
@@ -151,8 +147,8 @@ rule provenance:
         script=PLAN.script("provenance.py"),
         config=lambda w: as_json(config),
     shell:
-        "pathfm {params.script} --config {params.config:q} --config-out {output.config}"
-        " --versions-out {output.versions} --html-out {output.html} > {log} 2>&1"
+        "pathfm {params.script:q} --config {params.config:q} --config-out {output.config:q}"
+        " --versions-out {output.versions:q} --html-out {output.html:q} > {log:q} 2>&1"
 
 
 # Last in the DAG: it waits for every other target so the summary covers the whole run.
@@ -177,4 +173,4 @@ rule runtime_summary:
     params:
         script=PLAN.script("runtime_summary.py"),
     shell:
-        "pathfm {params.script} --runtime-dir runtime --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --runtime-dir runtime --out {output:q} > {log:q} 2>&1"

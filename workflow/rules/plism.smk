@@ -21,15 +21,15 @@ rule synth_plism:
     params:
         script=PLAN.script("synth_plism.py"),
         out_dir=lambda w: paths.plism_dir(w.plism_set),
-        stainings=lambda w: " ".join(PLAN.plism.spec(w.plism_set)["stainings"]),
-        scanners=lambda w: " ".join(PLAN.plism.spec(w.plism_set)["scanners"]),
+        stainings=lambda w: list(PLAN.plism.spec(w.plism_set)["stainings"]),
+        scanners=lambda w: list(PLAN.plism.spec(w.plism_set)["scanners"]),
         reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
         seed=lambda w: PLAN.plism.spec(w.plism_set)["seed"],
         synth=lambda w: as_json(PLAN.plism.spec(w.plism_set)["synth"]),
     shell:
-        "pathfm {params.script} --out-dir {params.out_dir} --stainings {params.stainings}"
-        " --scanners {params.scanners} --reference {params.reference} --seed {params.seed}"
-        " --params {params.synth:q} > {log} 2>&1"
+        "pathfm {params.script:q} --out-dir {params.out_dir:q} --stainings {params.stainings:q}"
+        " --scanners {params.scanners:q} --reference {params.reference:q} --seed {params.seed:q}"
+        " --params {params.synth:q} > {log:q} 2>&1"
 
 
 rule plism_register:
@@ -61,12 +61,12 @@ rule plism_register:
         ),
         moving=lambda w: PLAN.plism.slide_path(w.plism_set, w.slide_id),
         identity=lambda w: PLAN.plism.identity_flag(w.plism_set, w.slide_id),
-        truth=lambda w, input: f"--ground-truth {input.truth}" if input.truth else "",
+        truth=lambda w, input: option("--ground-truth", input.truth),
     shell:
-        "pathfm {params.script} --reference {params.reference} --moving {params.moving}"
-        " --slide-id {wildcards.slide_id} {params.identity} --mpp {params.mpp}"
-        " --params {params.reg:q} {params.truth} --tile-mpp {params.tile_mpp}"
-        " --tfm {output.tfm} --qc {output.qc} --info {output.info} > {log} 2>&1"
+        "pathfm {params.script:q} --reference {params.reference:q} --moving {params.moving:q}"
+        " --slide-id {wildcards.slide_id:q} {params.identity:q} --mpp {params.mpp:q}"
+        " --params {params.reg:q} {params.truth:q} --tile-mpp {params.tile_mpp:q}"
+        " --tfm {output.tfm:q} --qc {output.qc:q} --info {output.info:q} > {log:q} 2>&1"
 
 
 rule plism_tiles:
@@ -91,13 +91,13 @@ rule plism_tiles:
     params:
         script=PLAN.script("plism_tiles.py"),
         reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
-        slides=lambda w: PLAN.plism.slide_args(w.plism_set),
-        tfms=lambda w, input: PLAN.plism.pairs(w.plism_set, list(input.tfms)),
+        slides=lambda w: PLAN.plism.slide_argv(w.plism_set),
+        tfms=lambda w, input: PLAN.plism.pairs_argv(w.plism_set, list(input.tfms)),
         tiling=PLAN.plism.tiling_json(),
     shell:
-        "pathfm {params.script} --source raw --reference-id {params.reference}"
-        " --slides {params.slides} --transforms {params.tfms} --params {params.tiling:q}"
-        " --out-dir {output.tiles} > {log} 2>&1"
+        "pathfm {params.script:q} --source raw --reference-id {params.reference:q}"
+        " --slides {params.slides:q} --transforms {params.tfms:q} --params {params.tiling:q}"
+        " --out-dir {output.tiles:q} > {log:q} 2>&1"
 
 
 # HF_TOKEN (if the hub asks for one) is read from the environment by huggingface_hub.
@@ -122,8 +122,8 @@ rule plism_fetch_hub:
         staining=lambda w: w.slide_id.split("_")[0],
         scanner=lambda w: w.slide_id.split("_")[1],
     shell:
-        "pathfm {params.script} --dataset plism --root {params.root}"
-        " --stainings {params.staining} --scanners {params.scanner} > {log} 2>&1"
+        "pathfm {params.script:q} --dataset plism --root {params.root:q}"
+        " --stainings {params.staining:q} --scanners {params.scanner:q} > {log:q} 2>&1"
 
 
 rule plism_hub_tiles:
@@ -145,13 +145,13 @@ rule plism_hub_tiles:
     params:
         script=PLAN.script("plism_tiles.py"),
         reference=lambda w: PLAN.plism.spec(w.plism_set)["reference"],
-        slides=lambda w, input: PLAN.plism.pairs(w.plism_set, list(input.h5)),
-        expected=lambda w: PLAN.plism.expected_tiles_arg(w.plism_set),
+        slides=lambda w, input: PLAN.plism.pairs_argv(w.plism_set, list(input.h5)),
+        expected=lambda w: PLAN.plism.expected_tiles_argv(w.plism_set),
         tiling=PLAN.plism.tiling_json(),
     shell:
-        "pathfm {params.script} --source hub --reference-id {params.reference}"
-        " --slides {params.slides} {params.expected} --params {params.tiling:q}"
-        " --out-dir {output.tiles} > {log} 2>&1"
+        "pathfm {params.script:q} --source hub --reference-id {params.reference:q}"
+        " --slides {params.slides:q} {params.expected:q} --params {params.tiling:q}"
+        " --out-dir {output.tiles:q} > {log:q} 2>&1"
 
 
 rule plism_bench:
@@ -175,15 +175,17 @@ rule plism_bench:
         gpu=config["plism"]["metrics"]["gpu"],
     params:
         script=PLAN.script("plism_bench.py"),
-        embeddings=lambda w, input: PLAN.plism.per_slide(w.plism_set, input.embeddings),
-        tiles=lambda w, input: PLAN.plism.per_slide(w.plism_set, input.tiles),
+        embeddings=lambda w, input: PLAN.plism.per_slide_argv(
+            w.plism_set, input.embeddings
+        ),
+        tiles=lambda w, input: PLAN.plism.per_slide_argv(w.plism_set, input.tiles),
         settings=PLAN.plism.metric_json(),
         k=config["plism"]["metrics"]["leaderboard_k"],
     shell:
-        "pathfm {params.script} --model {wildcards.model} --plism-set {wildcards.plism_set}"
-        " --embeddings {params.embeddings} --tiles {params.tiles}"
-        " --settings {params.settings:q} --leaderboard-k {params.k}"
-        " --out {output.result} > {log} 2>&1"
+        "pathfm {params.script:q} --model {wildcards.model:q} --plism-set {wildcards.plism_set:q}"
+        " --embeddings {params.embeddings:q} --tiles {params.tiles:q}"
+        " --settings {params.settings:q} --leaderboard-k {params.k:q}"
+        " --out {output.result:q} > {log:q} 2>&1"
 
 
 rule plism_report:
@@ -225,9 +227,9 @@ rule plism_report:
         fig1=lambda w, output: output.fig1[0][: -len(".png")],
         fig4=lambda w, output: output.fig4[0][: -len(".png")],
     shell:
-        "pathfm {params.script} --results {input.results} --published {input.published}"
-        " --published-as {params.published_as:q} --table {params.table}"
-        " --fig1 {params.fig1} --fig4 {params.fig4} > {log} 2>&1"
+        "pathfm {params.script:q} --results {input.results:q} --published {input.published:q}"
+        " --published-as {params.published_as:q} --table {params.table:q}"
+        " --fig1 {params.fig1:q} --fig4 {params.fig4:q} > {log:q} 2>&1"
 
 
 rule h0mini_table3_plism:

@@ -25,6 +25,6 @@ rule qc_summary:
     params:
         script=PLAN.script("qc_summary.py"),
     shell:
-        "pathfm {params.script} --cohort {wildcards.cohort} --manifest {input.manifest}"
-        " --masks {input.masks} --tiles {input.tiles} --png {output.png} --tsv {output.tsv}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --cohort {wildcards.cohort:q} --manifest {input.manifest:q}"
+        " --masks {input.masks:q} --tiles {input.tiles:q} --png {output.png:q} --tsv {output.tsv:q}"
+        " > {log:q} 2>&1"

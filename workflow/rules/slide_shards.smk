@@ -32,9 +32,9 @@ rule download_slide_shard:
         api=config["gdc_api"],
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "pathfm {params.script} --step download --cohort {wildcards.cohort}"
-        " --manifest {input.manifest} --slides-per-job {params.per_job}"
-        " --shard {wildcards.shard} --api {params.api} --out {output.marker} > {log} 2>&1"
+        "pathfm {params.script:q} --step download --cohort {wildcards.cohort:q}"
+        " --manifest {input.manifest:q} --slides-per-job {params.per_job:q}"
+        " --shard {wildcards.shard:q} --api {params.api:q} --out {output.marker:q} > {log:q} 2>&1"
 
 
 rule mask_shard:
@@ -61,10 +61,10 @@ rule mask_shard:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "pathfm {params.script} --step mask --cohort {wildcards.cohort}"
-        " --manifest {input.manifest} --slides-per-job {params.per_job}"
-        " --shard {wildcards.shard} --mpp-policy {params.mpp_policy}"
-        " --params {params.mask:q} --out {output.marker} > {log} 2>&1"
+        "pathfm {params.script:q} --step mask --cohort {wildcards.cohort:q}"
+        " --manifest {input.manifest:q} --slides-per-job {params.per_job:q}"
+        " --shard {wildcards.shard:q} --mpp-policy {params.mpp_policy:q}"
+        " --params {params.mask:q} --out {output.marker:q} > {log:q} 2>&1"
 
 
 rule tiles_shard:
@@ -92,7 +92,7 @@ rule tiles_shard:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
     shell:
-        "pathfm {params.script} --step tiles --cohort {wildcards.cohort}"
-        " --manifest {input.manifest} --slides-per-job {params.per_job}"
-        " --shard {wildcards.shard} --mpp-policy {params.mpp_policy}"
-        " --params {params.tiling:q} --out {output.marker} > {log} 2>&1"
+        "pathfm {params.script:q} --step tiles --cohort {wildcards.cohort:q}"
+        " --manifest {input.manifest:q} --slides-per-job {params.per_job:q}"
+        " --shard {wildcards.shard:q} --mpp-policy {params.mpp_policy:q}"
+        " --params {params.tiling:q} --out {output.marker:q} > {log:q} 2>&1"

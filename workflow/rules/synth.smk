@@ -22,9 +22,9 @@ rule synth_slide:
         seed=lambda w: PLAN.cohorts.synth_seed(w.cohort, w.slide_id),
         synth=lambda w: as_json(PLAN.cohorts.synth_params(w.cohort)),
     shell:
-        "pathfm {params.script} --slide-id {wildcards.slide_id} --seed {params.seed}"
-        " --params {params.synth:q} --slide {output.slide} --truth-dir {output.truth}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --slide-id {wildcards.slide_id:q} --seed {params.seed:q}"
+        " --params {params.synth:q} --slide {output.slide:q} --truth-dir {output.truth:q}"
+        " > {log:q} 2>&1"
 
 
 rule synth_manifest:
@@ -44,5 +44,5 @@ rule synth_manifest:
     params:
         script=PLAN.script("synth_manifest.py"),
     shell:
-        "pathfm {params.script} --slides {input.slides} --truth-dirs {input.truth}"
-        " --out {output} > {log} 2>&1"
+        "pathfm {params.script:q} --slides {input.slides:q} --truth-dirs {input.truth:q}"
+        " --out {output:q} > {log:q} 2>&1"

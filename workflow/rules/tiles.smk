@@ -25,7 +25,7 @@ rule tiles:
         mpp_policy=lambda w: PLAN.cohorts.mpp_policy(w.cohort),
         mask_dir=lambda w: paths.mask_dir(w.cohort, w.slide_id),
     shell:
-        "pathfm {params.script} --slide {input.slide} --slide-id {wildcards.slide_id}"
-        " --mask-dir {params.mask_dir} --manifest {input.manifest}"
-        " --mpp-policy {params.mpp_policy} --params {params.tiling:q} --out {output}"
-        " > {log} 2>&1"
+        "pathfm {params.script:q} --slide {input.slide:q} --slide-id {wildcards.slide_id:q}"
+        " --mask-dir {params.mask_dir:q} --manifest {input.manifest:q}"
+        " --mpp-policy {params.mpp_policy:q} --params {params.tiling:q} --out {output:q}"
+        " > {log:q} 2>&1"

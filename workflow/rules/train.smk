@@ -5,7 +5,7 @@
 include: "common.smk"
 
 
-from pathfm.launch import command_prefix_for_resources
+from pathfm.launch import command_argv_for_resources
 
 
 rule train_ssl:
@@ -35,10 +35,10 @@ rule train_ssl:
         runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:
         script=PLAN.script("train_ssl.py"),
-        launcher=lambda w, resources: command_prefix_for_resources(resources),
+        launcher=lambda w, resources: command_argv_for_resources(resources),
         arch=lambda w: PLAN.training.arch(w.model),
-        registry=PLAN.training.registry_option(),
-        init=lambda w: PLAN.training.init_option(w.model),
+        registry=PLAN.training.registry_argv(),
+        init=lambda w: PLAN.training.init_argv(w.model),
         mask_dirs=lambda w: PLAN.training.mask_dirs(w.model),
         mpp_policy=lambda w: PLAN.training.mpp_policy(w.model),
         ssl=lambda w: PLAN.training.ssl_json(w.model),
@@ -48,11 +48,11 @@ rule train_ssl:
         out_dir=lambda w: paths.train_dir(w.model),
         export_dir=lambda w: paths.model_dir(w.model),
     shell:
-        "{params.launcher} {params.script} --model {params.arch} {params.registry}"
-        " --manifests {input.manifests} --mask-dirs {params.mask_dirs}"
-        " --mpp-policy {params.mpp_policy} --ssl {params.ssl:q} --epochs {params.epochs:q}"
-        " --patching {params.patching:q} --multicrop {params.multicrop:q} {params.init}"
-        " --out-dir {params.out_dir} --export-dir {params.export_dir} > {log} 2>&1"
+        "{params.launcher:q} {params.script:q} --model {params.arch:q} {params.registry:q}"
+        " --manifests {input.manifests:q} --mask-dirs {params.mask_dirs:q}"
+        " --mpp-policy {params.mpp_policy:q} --ssl {params.ssl:q} --epochs {params.epochs:q}"
+        " --patching {params.patching:q} --multicrop {params.multicrop:q} {params.init:q}"
+        " --out-dir {params.out_dir:q} --export-dir {params.export_dir:q} > {log:q} 2>&1"
 
 
 rule train_wsi_subset:
@@ -78,5 +78,5 @@ rule train_wsi_subset:
         fraction=lambda w: PLAN.training.subset(w.model)[0],
         seed=lambda w: PLAN.training.subset(w.model)[1],
     shell:
-        "pathfm {params.script} --manifest {input.manifest} --fraction {params.fraction}"
-        " --seed {params.seed} --out {output.manifest} --record {output.record} > {log} 2>&1"
+        "pathfm {params.script:q} --manifest {input.manifest:q} --fraction {params.fraction:q}"
+        " --seed {params.seed:q} --out {output.manifest:q} --record {output.record:q} > {log:q} 2>&1"

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import functools
 import os
-import shlex
 from collections.abc import Callable, Mapping
 
 from pathfm.data.slide_shards import shard_of
 from pathfm.manifest import read_manifest
 from pathfm.workflow import paths
-from pathfm.workflow.shell_args import as_json
+from pathfm.workflow.shell_args import as_json, joined
 from pathfm.wsi.mask import MaskParams
 from pathfm.wsi.tiling import TilingParams
 
@@ -60,14 +59,17 @@ class CohortPlan:
     def controlled_access(self) -> bool:
         return any(self.cohorts[c]["controlled_access"] for c in self.gdc())
 
-    def gdc_query_args(self, cohort: str) -> str:
+    def gdc_query_argv(self, cohort: str) -> list[str]:
+        """gdc_manifest.py's query options (projects, strategies, sampling)."""
         spec = self.cohorts[cohort]
         args = ["--projects", *spec["projects"], "--strategies", *spec["strategies"]]
         for key, flag in (("n_slides", "--n-slides"), ("seed", "--seed"),
                           ("stratify", "--stratify")):
             if spec[key] is not None:
                 args += [flag, str(spec[key])]
-        return shlex.join(args)
+        return args
+
+    gdc_query_args = joined(gdc_query_argv)
 
     def manifest_source(self, cohort: str) -> str | list:
         """The committed manifest a frozen GDC cohort is read from."""

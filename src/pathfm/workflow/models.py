@@ -9,13 +9,13 @@ from the config alone, so no planner asks Snakemake which rule produces what.
 from __future__ import annotations
 
 import os
-import shlex
 from collections.abc import Callable, Mapping
 
 from pathfm.models.registry import ModelEntry, load_registry, trained_entries
 from pathfm.sweeps import with_sweep_runs
 from pathfm.train.distill_workflow import resolve_runs
 from pathfm.workflow import paths
+from pathfm.workflow.shell_args import joined
 
 
 def training_runs(config: Mapping) -> dict[str, dict]:
@@ -49,10 +49,12 @@ class ModelPlan:
     def hub_models(self) -> list[str]:
         return [m for m, e in self.registry.items() if e.weights.source == "hub"]
 
-    def hub_args(self, model: str) -> str:
+    def hub_argv(self, model: str) -> list[str]:
+        """fetch_weights.py's ``--hub-id ID [--filename FILE]``."""
         w = self.registry[model].weights
-        return shlex.join(["--hub-id", w.hub_id] + (["--filename", w.hub_file]
-                                                     if w.hub_file else []))
+        return ["--hub-id", w.hub_id] + (["--filename", w.hub_file] if w.hub_file else [])
+
+    hub_args = joined(hub_argv)
 
     def trained(self) -> set[str]:
         """Models some training rule of this workflow writes (teachers may be among them)."""
@@ -63,10 +65,12 @@ class ModelPlan:
         entry = self.registry[model]
         return [] if entry.weights.source == "random" else [entry.weights.path]
 
-    def weights_arg(self, model: str) -> str:
+    def weights_argv(self, model: str) -> list[str]:
         """``--weights PATH`` of an embedding command, nothing for random init."""
         found = self.weights(model)
-        return f"--weights {shlex.quote(found[0])}" if found else ""
+        return ["--weights", found[0]] if found else []
+
+    weights_arg = joined(weights_argv)
 
     def available(self, model: str) -> bool:
         """True when the weights exist or a rule of this workflow writes them."""

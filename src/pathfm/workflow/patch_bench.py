@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from pathfm.workflow import paths
 from pathfm.workflow.models import ModelPlan
-from pathfm.workflow.shell_args import as_json
+from pathfm.workflow.shell_args import as_json, joined
 
 
 def pooling_slug(pooling: str) -> str:
@@ -28,11 +28,15 @@ class PatchBenchPlan:
         """embed.models; with skip_unavailable, those whose weights nothing makes are left out."""
         return self._models.select(self.embed["models"], self.embed["skip_unavailable"])
 
-    def embed_settings(self) -> str:
+    def embed_settings_argv(self) -> list[str]:
         """The embedding options every embedding job passes (config embed)."""
         e = self.embed
-        return (f"--dtype {e['dtype']} --batch-size {e['batch_size']} --workers {e['workers']}"
-                f" --shard-size {e['shard_size']} --autocast {e['autocast']}")
+        return [word for flag, key in (("--dtype", "dtype"), ("--batch-size", "batch_size"),
+                                       ("--workers", "workers"), ("--shard-size", "shard_size"),
+                                       ("--autocast", "autocast"))
+                for word in (flag, str(e[key]))]
+
+    embed_settings = joined(embed_settings_argv)
 
     # Datasets and their embeddings -----------------------------------------------------
 
@@ -42,10 +46,13 @@ class PatchBenchPlan:
     def dataset(self, name: str) -> Mapping:
         return self.datasets[name]
 
-    def fetch_tasks_arg(self, name: str) -> str:
+    def fetch_tasks_argv(self, name: str) -> list[str]:
+        """fetch_dataset.py's ``--tasks`` (HEST only: the tasks to fetch)."""
         if self.datasets[name]["kind"] != "hest":
-            return ""
-        return "--tasks " + " ".join(map(shlex.quote, self.hest["tasks"]))
+            return []
+        return ["--tasks", *self.hest["tasks"]]
+
+    fetch_tasks_arg = joined(fetch_tasks_argv)
 
     def embedding_spec(self, name: str) -> dict:
         """Embedding dataset name -> its dataset folder, kind and embed arguments.
@@ -53,21 +60,25 @@ class PatchBenchPlan:
         EVA sets and TP53 embed under their dataset name; HEST tasks as hest-{task}, with
         the extra poolings the HEST benchmark compares (CLS alone, CLS + mean patch tokens).
         """
+        folder, kind, task, poolings = self._embedding_parts(name)
+        return {"folder": folder, "kind": kind, "task_args": shlex.join(task),
+                "poolings_args": shlex.join(poolings)}
+
+    def _embedding_parts(self, name: str) -> tuple[str, str, list[str], list[str]]:
+        """(folder, kind, task argv, extra poolings argv) of :meth:`embedding_spec`."""
         if name in self.datasets and self.datasets[name]["kind"] != "hest":
-            return {"folder": name, "kind": self.datasets[name]["kind"], "task_args": "",
-                    "poolings_args": ""}
+            return name, self.datasets[name]["kind"], [], []
         folder, _, task = name.partition("-")
         if folder in self.datasets and self.datasets[folder]["kind"] == "hest" and task:
-            poolings = " ".join(shlex.quote(p) for p in self.hest["poolings"])
-            return {"folder": folder, "kind": "hest", "task_args": f"--task {shlex.quote(task)}",
-                    "poolings_args": f"--extra-poolings {poolings}"}
+            return folder, "hest", ["--task", task], ["--extra-poolings", *self.hest["poolings"]]
         raise ValueError(f"no dataset in config patch_bench.datasets makes embeddings {name!r}")
 
-    def embed_source_args(self, name: str, root: str) -> str:
+    def embed_source_argv(self, name: str, root: str) -> list[str]:
         """embed.py arguments naming what a patch-dataset embedding job reads."""
-        spec = self.embedding_spec(name)
-        return " ".join(a for a in (f"--kind {spec['kind']} --root {root}", spec["task_args"],
-                                    spec["poolings_args"]) if a)
+        _, kind, task, poolings = self._embedding_parts(name)
+        return ["--kind", kind, "--root", root, *task, *poolings]
+
+    embed_source_args = joined(embed_source_argv)
 
     def hest_dataset(self) -> str | None:
         names = [n for n, s in self.datasets.items() if s["kind"] == "hest"]
@@ -79,8 +90,12 @@ class PatchBenchPlan:
         return [paths.bench_result(f"linear_probe-{p}", "{task}", "{model}")
                 for p in self.lp["protocols"]]
 
-    def lp_pairs(self, outputs: list[str]) -> str:
-        return " ".join(f"--protocol {p} --out {o}" for p, o in zip(self.lp["protocols"], outputs))
+    def lp_pairs_argv(self, outputs: list[str]) -> list[str]:
+        """``--protocol P --out FILE`` per linear-probe protocol, with its output file."""
+        return [w for p, o in zip(self.lp["protocols"], outputs) for w in ("--protocol", p,
+                                                                           "--out", o)]
+
+    lp_pairs = joined(lp_pairs_argv)
 
     def hest_slugs(self) -> list[str]:
         return [pooling_slug(p) for p in self.hest["poolings"]]
@@ -88,14 +103,17 @@ class PatchBenchPlan:
     def hest_pooling(self, slug: str) -> str:
         return {pooling_slug(p): p for p in self.hest["poolings"]}[slug]
 
-    def hest_options(self) -> str:
+    def hest_options_argv(self) -> list[str]:
+        """hest_bench.py's settings (config patch_bench.hest)."""
         h = self.hest
-        options = [f"--pca-dim {h['pca_dim']}", f"--seed {h['seed']}"]
+        options = ["--pca-dim", str(h["pca_dim"]), "--seed", str(h["seed"])]
         if h["alpha"] is not None:
-            options.append(f"--alpha {h['alpha']}")
+            options += ["--alpha", str(h["alpha"])]
         if h["extra_genes_file"]:
-            options.append(f"--extra-genes-file {shlex.quote(h['extra_genes_file'])}")
-        return " ".join(options)
+            options += ["--extra-genes-file", h["extra_genes_file"]]
+        return options
+
+    hest_options = joined(hest_options_argv)
 
     def tp53_overrides(self) -> str:
         return as_json({**self.lp["overrides"].get(self.tp53["protocol"], {}),

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from pathfm.workflow import paths
 from pathfm.workflow.models import ModelPlan
-from pathfm.workflow.shell_args import as_json
+from pathfm.workflow.shell_args import as_json, joined, option
 
 REPORT_TABLE = "h0mini_table3_plism"
 REPORT_FIGURES = ("h0mini_fig1_robustness", "h0mini_fig4_scanner_vs_staining")
@@ -59,21 +59,29 @@ class PlismPlan:
     def hub_files(self, plism_set: str) -> list[str]:
         return [paths.plism_hub_file(plism_set, s) for s in self.slides(plism_set)]
 
-    def pairs(self, plism_set: str, files: list[str]) -> str:
+    def pairs_argv(self, plism_set: str, files: list[str]) -> list[str]:
         """``slide_id=file`` arguments, one per slide of the set in order."""
-        return " ".join(f"{s}={f}" for s, f in zip(self.slides(plism_set), files))
+        return [f"{s}={f}" for s, f in zip(self.slides(plism_set), files)]
 
-    def per_slide(self, plism_set: str, folder: str) -> str:
+    pairs = joined(pairs_argv)
+
+    def per_slide_argv(self, plism_set: str, folder: str) -> list[str]:
         """``slide_id=folder/slide_id.zarr`` arguments for every slide of the set."""
-        return " ".join(f"{s}={folder}/{s}.zarr" for s in self.slides(plism_set))
+        return [f"{s}={folder}/{s}.zarr" for s in self.slides(plism_set)]
 
-    def slide_args(self, plism_set: str) -> str:
-        return self.pairs(plism_set, [self.slide_path(plism_set, s)
-                                      for s in self.slides(plism_set)])
+    per_slide = joined(per_slide_argv)
 
-    def expected_tiles_arg(self, plism_set: str) -> str:
-        n = self.sets[plism_set]["hub_expected_tiles"]
-        return f"--expected-tiles {n}" if n else ""
+    def slide_argv(self, plism_set: str) -> list[str]:
+        """``slide_id=path`` of every slide of the set (raw or synthetic WSIs)."""
+        return self.pairs_argv(plism_set, [self.slide_path(plism_set, s)
+                                           for s in self.slides(plism_set)])
+
+    slide_args = joined(slide_argv)
+
+    def expected_tiles_argv(self, plism_set: str) -> list[str]:
+        return option("--expected-tiles", self.sets[plism_set]["hub_expected_tiles"] or None)
+
+    expected_tiles_arg = joined(expected_tiles_argv)
 
     def tiling_json(self) -> str:
         keys = ("tile_px", "target_mpp", "min_tissue")

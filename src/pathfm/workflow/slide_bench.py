@@ -16,6 +16,7 @@ from pathfm.data.slide_shards import shard_slices
 from pathfm.workflow import paths
 from pathfm.workflow.cohorts import CheckpointOutput, CohortPlan, _no_checkpoints
 from pathfm.workflow.models import ModelPlan
+from pathfm.workflow.shell_args import joined, option
 
 FAMILIES = ("classification", "survival", "retrieval", "segmentation")
 
@@ -60,8 +61,11 @@ class SlideBenchPlan:
         """Ids of a demo slide-task cohort (pathfm.demo_slide_tasks.cohort names them so)."""
         return [f"demo-slide-{i:03d}" for i in range(self.demo_cohorts[name]["n_slides"])]
 
-    def demo_tile_stores(self, name: str, folder: str) -> str:
-        return " ".join(f"{folder}/tiles/{s}.zarr" for s in self.demo_slide_ids(name))
+    def demo_tile_stores_argv(self, name: str, folder: str) -> list[str]:
+        """The tile stores of a demo cohort's slides (under its folder)."""
+        return [f"{folder}/tiles/{s}.zarr" for s in self.demo_slide_ids(name)]
+
+    demo_tile_stores = joined(demo_tile_stores_argv)
 
     # Camelyon16 / PANDA ----------------------------------------------------------------
 
@@ -138,15 +142,17 @@ class SlideBenchPlan:
                 "slides": paths.manifest(spec["gdc_cohort"])}
 
     @staticmethod
-    def table_args(inputs, table: str) -> str:
+    def table_argv(inputs, table: str) -> list[str]:
         """Script arguments naming the table: a file of the demo cohort folder, or labels
         + manifest (``inputs``: the job's named input)."""
         keys = set(inputs.keys())
         if "cohort" in keys:
-            return f"--table {inputs.cohort}/{table}"
+            return ["--table", f"{inputs.cohort}/{table}"]
         if "table" in keys:
-            return f"--table {inputs.table}"
-        return f"--table {inputs.labels} --slides {inputs.slides}"
+            return ["--table", inputs.table]
+        return ["--table", inputs.labels, "--slides", inputs.slides]
+
+    table_args = staticmethod(joined(table_argv))
 
     def seg_images(self, task: str) -> str:
         spec = self.seg["tasks"][task]
@@ -154,12 +160,12 @@ class SlideBenchPlan:
             return paths.slide_task_dir(spec["cohort"])
         return paths.dataset_dir(spec["dataset"])
 
-    def seg_args(self, task: str, folder: str) -> str:
+    def seg_argv(self, task: str, folder: str) -> list[str]:
         """segmentation_bench.py arguments naming a task's images: npz files per split,
         or a public set."""
         spec = self.seg["tasks"][task]
         if spec.get("dataset"):
-            return f"--source {spec['dataset']} --root {folder}"
+            return ["--source", spec["dataset"], "--root", folder]
         from pathfm.demo_slide_tasks import NUCLEUS_CLASSES
 
         # validate_config checked that the cohort has enough sections.
@@ -167,9 +173,10 @@ class SlideBenchPlan:
         for split in ("train", "val", "test"):
             files = ids[start:start + spec[split]]
             start += spec[split]
-            args.append(f"--{split} " + " ".join(f"{folder}/segmentation/{s}.npz"
-                                                  for s in files))
-        return " ".join(args) + " --classes " + " ".join(NUCLEUS_CLASSES)
+            args += [f"--{split}", *(f"{folder}/segmentation/{s}.npz" for s in files)]
+        return [*args, "--classes", *NUCLEUS_CLASSES]
+
+    seg_args = joined(seg_argv)
 
     # Results ---------------------------------------------------------------------------
 
@@ -186,12 +193,17 @@ class SlideBenchPlan:
         return [paths.bench_result(b, t, m) for b, tasks in self.result_tasks().items()
                 for t in tasks for m in models]
 
-    def rank_entries_args(self) -> str:
-        return " ".join(f"--entry {e['benchmark']}/{e['task']}/{e['metric']}"
-                        for e in self.rank["entries"])
+    def rank_entries_argv(self) -> list[str]:
+        """``--entry benchmark/task/metric`` per configured rank entry."""
+        return [w for e in self.rank["entries"]
+                for w in ("--entry", f"{e['benchmark']}/{e['task']}/{e['metric']}")]
 
-    def rank_reference_arg(self) -> str:
-        return f"--reference {self.rank['reference']}" if self.rank["reference"] else ""
+    rank_entries_args = joined(rank_entries_argv)
+
+    def rank_reference_argv(self) -> list[str]:
+        return option("--reference", self.rank["reference"])
+
+    rank_reference_arg = joined(rank_reference_argv)
 
     def rank_inputs(self) -> list[str]:
         """Result files of every (benchmark, task) the rank entries name, for every model."""

@@ -10,7 +10,7 @@ from pathfm.train.distill_workflow import frozen_weight_inputs
 from pathfm.workflow import paths
 from pathfm.workflow.cohorts import CohortPlan
 from pathfm.workflow.models import ModelPlan
-from pathfm.workflow.shell_args import as_json
+from pathfm.workflow.shell_args import as_json, joined, option
 
 
 class TrainingPlan:
@@ -36,11 +36,17 @@ class TrainingPlan:
         # Every workflow run has fetch_weights, so hub init weights are always an input.
         return tr.init_input(self.runs, self._models.train_registry, run, True)
 
-    def init_option(self, run: str) -> str:
-        return tr.option("--init", tr.init_weights(self.runs, self._models.train_registry, run))
+    def init_argv(self, run: str) -> list[str]:
+        """``--init WEIGHTS`` when the run starts from other weights."""
+        return option("--init", tr.init_weights(self.runs, self._models.train_registry, run))
 
-    def registry_option(self) -> str:
-        return tr.option("--registry", self.registry_file)
+    init_option = joined(init_argv)
+
+    def registry_argv(self) -> list[str]:
+        """``--registry FILE`` when config train.registry names one."""
+        return option("--registry", self.registry_file)
+
+    registry_option = joined(registry_argv)
 
     def resource(self, run: str, name: str) -> int:
         return self.runs[run][name]

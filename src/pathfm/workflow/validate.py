@@ -1,13 +1,21 @@
-"""Cross-key checks of a schema-validated, default-filled config.
+"""Checks of the workflow config: the JSON schema, then cross-key checks.
 
-The JSON schemas check each key alone; these check that keys agree with each other
-(a cohort names a defined tiling, a table cell names a benchmark that exists, ...).
-Each error starts ``config <key>:`` and says what to change, and every check runs
-before Snakemake builds the DAG, so a typo stops the run before any job starts.
+``check_schema(config)`` validates the config as written against
+``workflow/schemas/config.schema.yaml`` (with jsonschema, not Snakemake's ``validate``,
+whose error is the failing schema dumped in full) and reports each error on one line,
+key path first: ``config train.runs.demo-vit-s8.ssl.stepz: unknown key (allowed: ...)``.
+
+The cross-key checks (``validate_config``, on the schema-validated, default-filled
+config) check that keys agree with each other (a cohort names a defined tiling, a table
+cell names a benchmark that exists, a file a distillation run names exists or a rule
+makes it, ...). Each error starts ``config <key>:`` and says what to change, and every
+check runs before Snakemake builds the DAG, so a typo stops the run before any job starts.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
@@ -27,6 +35,115 @@ class ConfigError(ValueError):
 
 def _fail(key: str, message: str) -> None:
     raise ConfigError(f"config {key}: {message}")
+
+
+# -- JSON schema ------------------------------------------------------------------------
+
+MAX_SCHEMA_ERRORS = 5
+
+
+@functools.lru_cache(maxsize=8)
+def _validator(schema_file: Path):
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+    from urllib.parse import urlparse
+    from urllib.request import url2pathname
+
+    schema = yaml.safe_load(schema_file.read_text())
+    schema["$id"] = schema_file.resolve().as_uri()  # relative $refs: files beside it
+
+    @functools.cache
+    def retrieve(uri: str):
+        path = Path(url2pathname(urlparse(uri).path))
+        return Resource.from_contents(yaml.safe_load(path.read_text()),
+                                      default_specification=DRAFT202012)
+
+    registry = Registry(retrieve=retrieve).with_resource(
+        schema["$id"], Resource.from_contents(schema, default_specification=DRAFT202012))
+    return Draft202012Validator(schema, registry=registry)
+
+
+def _key(path: Iterable) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _checks_a_key_name(error) -> bool:
+    """True for an error of a ``propertyNames`` schema (its instance is a key)."""
+    where = list(error.absolute_schema_path)
+    if "propertyNames" not in where:
+        return False
+    after = where[len(where) - where[::-1].index("propertyNames"):]
+    return not {"properties", "additionalProperties", "items", "prefixItems"} & set(after)
+
+
+def _schema_lines(error) -> list[str]:
+    """One line per problem of one (leaf) validation error, key path first."""
+    path, schema, kind = list(error.absolute_path), error.schema, error.validator
+    here = _key(path) or "(top level)"
+    if kind == "additionalProperties" and isinstance(error.instance, Mapping):
+        known = schema.get("properties", {})
+        allowed = ", ".join(sorted(known)) or "none"
+        return [f"config {_key([*path, k])}: unknown key (allowed: {allowed})"
+                for k in error.instance if k not in known]
+    if kind == "required":
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [f"config {_key([*path, k])}: missing (required)" for k in missing]
+    if _checks_a_key_name(error):  # error.instance is a key of the object at ``path``
+        allowed = schema.get("enum") if isinstance(schema, Mapping) else None
+        why = (f"unknown key (allowed: {', '.join(map(str, allowed))})" if allowed
+               else f"invalid key: {error.message}")
+        return [f"config {_key([*path, error.instance])}: {why}"]
+    if kind in ("not", "false") or schema is False:
+        why = schema.get("description") if isinstance(schema, Mapping) else None
+        return [f"config {here}: not allowed here" + (f" ({why})" if why else "")]
+    if kind in ("anyOf", "oneOf"):
+        forms = [b["required"] for b in error.validator_value
+                 if isinstance(b, Mapping) and set(b) == {"required"}]
+        if len(forms) == len(error.validator_value):
+            needs = ", or ".join(" + ".join(f) for f in forms)
+            return [f"config {here}: give {needs}"]
+        return [f"config {here}: matches none of the allowed forms"]
+    message, text = error.message, repr(error.instance)
+    if message.startswith(text):
+        message = _short(error.instance) + message[len(text):]
+    return [f"config {here}: {message}"]
+
+
+def schema_errors(config: Mapping, schema_file: str | Path | None = None) -> list[str]:
+    """Every schema violation of ``config``, one line each, the most relevant first."""
+    from jsonschema.exceptions import best_match, relevance
+
+    def rank(error):  # jsonschema's relevance without the path itself (keys of any type)
+        key = relevance(error)
+        return (key[0], *key[2:])
+
+    validator = _validator(Path(schema_file or SCHEMAS / "config.schema.yaml").resolve())
+    errors = sorted(validator.iter_errors(config), key=rank, reverse=True)
+    lines: list[str] = []
+    for error in errors:
+        for line in _schema_lines(best_match([error])):
+            if line not in lines:
+                lines.append(line)
+    return lines
+
+
+def check_schema(config: Mapping, schema_file: str | Path | None = None) -> None:
+    """Raise ConfigError listing the schema violations of ``config`` (at most a few
+    lines, each ``config <key path>: <what is wrong>``); the schema itself is not shown."""
+    lines = schema_errors(config, schema_file)
+    if lines:
+        more = len(lines) - MAX_SCHEMA_ERRORS
+        shown = lines[:MAX_SCHEMA_ERRORS] + ([f"... and {more} more"] if more > 0 else [])
+        raise ConfigError("\n".join(shown))
 
 
 def check_tilings(config: Mapping) -> None:
@@ -196,6 +313,55 @@ def check_train_runs(config: Mapping) -> None:
                load_registry(config["train"]["registry"]))
 
 
+def _made_files(config: Mapping) -> set[str]:
+    """Model files some rule of this workflow writes: every trained or distilled model's
+    weights (and a training run's heads), and the hub models' weights (fetch_weights)."""
+    from pathfm.workflow import paths
+    from pathfm.workflow.models import model_registry, training_runs
+
+    runs = training_runs(config)
+    made = {paths.model_weights(m) for m in [*runs, *config["distill"]["runs"]]}
+    made |= {f"results/models/{r}/heads.safetensors" for r in runs}
+    made |= {str(e.weights.path) for e in model_registry(config).values()
+             if e.weights.source == "hub" and e.weights.path}
+    return made
+
+
+def _distill_files(cfg: Mapping) -> Iterable[tuple[str, str | None]]:
+    """(key path, file) of each file a distillation run config names itself."""
+    from pathfm.train.distill_config import H0MINI_DEFAULTS
+
+    if cfg.get("method") == "h0mini":
+        if cfg.get("teacher_heads", H0MINI_DEFAULTS["teacher_heads"]) == "checkpoint":
+            yield "teacher_heads_path", cfg.get("teacher_heads_path")
+        yield "teacher_weights", cfg.get("teacher_weights")
+        yield "student_init", cfg.get("student_init")
+    elif cfg.get("method") == "gpfm":
+        init = (cfg.get("ssl") or {}).get("init")
+        if init != "registry":
+            yield "ssl.init", init
+        for i, expert in enumerate(cfg.get("experts") or []):
+            yield f"experts[{i}].weights", expert.get("weights")
+    yield "monitor.weights", (cfg.get("monitor") or {}).get("weights")
+
+
+def check_distill_files(config: Mapping, exists: Callable[[str], bool] = os.path.exists) -> None:
+    """A file a distillation run config names (teacher_heads_path, teacher_weights,
+    student_init, ssl.init, experts[].weights, monitor.weights) exists or is written by a
+    rule of this workflow; else the job would fail only once it starts."""
+    runs = config["distill"]["runs"]
+    named = [(f"distill.runs.{run}.config.{key}", path)
+             for run, spec in runs.items() if not spec.get("scratch_of")
+             for key, path in _distill_files(spec.get("config") or {}) if path]
+    if not named:
+        return
+    made = _made_files(config)
+    for key, path in named:
+        if not exists(path) and os.path.normpath(path) not in made:
+            _fail(key, f"{path!r} does not exist and no rule of this workflow writes it"
+                       f" (relative paths are read from the working directory)")
+
+
 def check_models(config: Mapping) -> None:
     """Model lists name registry entries or training runs."""
     from pathfm.workflow.models import model_registry
@@ -210,8 +376,8 @@ def check_models(config: Mapping) -> None:
 
 
 CHECKS: tuple[Check, ...] = (check_tilings, check_cohorts, check_train_runs, check_models,
-                             check_plism, check_slide_bench, check_ablation, check_sweeps,
-                             check_tables)
+                             check_distill_files, check_plism, check_slide_bench,
+                             check_ablation, check_sweeps, check_tables)
 
 
 def validate_config(config: Mapping, checks: Iterable[Check] = CHECKS) -> None:
