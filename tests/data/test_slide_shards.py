@@ -71,3 +71,22 @@ def test_finished_slides_are_redone_when_settings_change_or_outputs_vanish(tmp_p
     calls.clear()
     run_shard(marker, ["a", "b"], {"p": 2}, _step(tmp_path, calls), log=lambda m: None)
     assert calls == ["a", "b"]  # new settings: nothing is reused
+
+
+def test_a_rerun_writes_the_same_marker_bytes(tmp_path):
+    """No wall time in the marker: a shard redone from scratch gives identical bytes."""
+    import time
+
+    markers = []
+    for i in range(2):
+        marker = tmp_path / f"run{i}" / "m.shard.json"
+
+        def slow_step(slide_id, root=tmp_path / f"run{i}"):
+            time.sleep(0.01 * (i + 1))
+            out = root / f"{slide_id}.out"
+            out.write_text(slide_id)
+            return [tmp_path / f"{slide_id}.out"]
+
+        run_shard(marker, ["a", "b"], {"p": 1}, slow_step, log=lambda m: None)
+        markers.append(marker.read_bytes())
+    assert markers[0] == markers[1]

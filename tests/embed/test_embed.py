@@ -114,6 +114,8 @@ def test_embed_script_records_weights(tmp_path, h0):
     store = open_embedding_store(out)
     assert store.attrs["weights_sha256"] and len(store.attrs["weights_sha256"]) == 64
     assert store.attrs["dtype"] == "float16" and store.features.shape == (5, 128)
+    # What was embedded, not how fast: a rerun writes the same attributes.
+    assert store.attrs["extraction"] == {"n_images": 5, "device": "cpu", "autocast": "off"}
 
 
 def test_slice_reads_match_single_reads_across_parts(tmp_path):

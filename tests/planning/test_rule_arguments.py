@@ -114,3 +114,21 @@ def test_every_rule_command_exists():
              for m in re.findall(r'PLAN\.script\("(\w+)\.py"\)', f.read_text())}
     assert len(named) > 30
     assert {Plan.script(f"{m}.py") for m in named} <= set(subcommands())
+
+
+def test_download_limits_reach_every_fetching_rule(demo_config):
+    """The ``downloads`` bounds become options; the deadline is omitted when null."""
+    plan = Plan(demo_config, ROOT, exists=NOTHING)
+    assert demo_config["downloads"] == {"max_unpacked_gib": 32, "max_members": 1_000_000,
+                                        "deadline_hours": None}
+    assert plan.download_limits_argv() == []
+    assert plan.download_limits_argv(archives=True) == [
+        "--max-unpacked-gib", "32", "--max-members", "1000000"]
+    demo_config["downloads"].update(max_unpacked_gib=0.5, deadline_hours=2)
+    plan = Plan(demo_config, ROOT, exists=NOTHING)
+    assert plan.download_limits_argv() == ["--deadline-hours", "2"]
+    assert plan.download_limits_argv(archives=True)[:4] == [
+        "--deadline-hours", "2", "--max-unpacked-gib", "0.5"]
+    rules = "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
+    # download_slide, download_slide_shard and the three dataset fetches
+    assert rules.count("PLAN.download_limits_argv(") == 5

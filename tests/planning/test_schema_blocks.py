@@ -410,3 +410,12 @@ def test_fill_defaults_follows_pointers_and_skips_no_fill_blocks(tmp_path):
     assert config["runs"] == {"a": {"k": 3, "block": {}}, "b": {"k": 5, "block": {"m": 2}}}
     assert config["local"] == {"x": "y"}
     assert config["over"] == {}
+
+
+@pytest.mark.parametrize("bad", [{"max_unpacked_gib": 0}, {"max_members": 0},
+                                 {"deadline_hours": -1}, {"deadline_hour": 2}])
+def test_download_bounds_are_checked(demo_config, bad):
+    demo_config["downloads"] = bad
+    with pytest.raises(ConfigError) as err:
+        check_schema(demo_config, SCHEMAS / "config.schema.yaml")
+    assert "downloads" in str(err.value)

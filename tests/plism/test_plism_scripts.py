@@ -104,6 +104,7 @@ def test_embed_bench_and_report(plism_set, tmp_path):
     result = json.loads(out.read_text())
     assert result["benchmark"] == "plism" and result["task"] == "tiny"
     assert result["protocol"] == "plism-robustness-v1"
+    assert not {"seconds", "images_per_s"} & set(result["provenance"])  # rerun: same bytes
     assert len(result["pairs"]) == 6
     assert result["metrics"]["inter_scanner"]["top_1_accuracy"]["n_pairs"] == 2
     assert result["metrics"]["inter_both"]["cosine_similarity"]["n_pairs"] == 2

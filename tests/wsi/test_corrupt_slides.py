@@ -180,3 +180,23 @@ def test_decode_check_points_without_tissue_cover_the_slide():
     assert len(points) == 9
     xs, ys = zip(*points)
     assert min(xs) > 0 and max(xs) < 600 and min(ys) > 0 and max(ys) < 300
+
+
+@pytest.mark.parametrize("reader", ["openslide", "zarr"])
+def test_online_patch_readers_name_file_level_region_and_fix(make_geometry_slide, tmp_path,
+                                                              reader):
+    """Training reads patches through its own readers (kaiko online patching), not Slide."""
+    from pathfm.data.patch_readers import open_reader
+
+    bad = corrupt_tiles(make_geometry_slide(), tmp_path / "bad.svs", 0,
+                        [_tile_at_um(0, *DISC_CENTRE_UM)], "bogus_marker_length")
+    x0, y0 = int(DISC_CENTRE_UM[0] / MPP), int(DISC_CENTRE_UM[1] / MPP)
+    r = open_reader(reader, bad, MPP)
+    try:
+        with pytest.raises(SlideReadError) as err:
+            r.read_patch(x0, y0, 64, MPP)
+    finally:
+        r.close()
+    message = str(err.value)
+    _assert_names_file_and_fix(message, bad)
+    assert "level 0" in message and "does not decode" in message

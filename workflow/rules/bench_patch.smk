@@ -47,9 +47,10 @@ rule fetch_dataset:
         script=PLAN.script("fetch_dataset.py"),
         kind=lambda w: PLAN.patch.dataset(w.dataset)["kind"],
         tasks=lambda w: PLAN.patch.fetch_tasks_argv(w.dataset),
+        limits=PLAN.download_limits_argv(archives=True),
     shell:
         "pathfm {params.script:q} --dataset {params.kind:q} --root {output:q} {params.tasks:q}"
-        " > {log:q} 2>&1"
+        " {params.limits:q} > {log:q} 2>&1"
 
 
 rule linear_probe:

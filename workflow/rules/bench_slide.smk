@@ -192,8 +192,10 @@ rule fetch_slide_bench_dataset:
         runtime=60,
     params:
         script=PLAN.script("fetch_dataset.py"),
+        limits=PLAN.download_limits_argv(archives=True),
     shell:
-        "pathfm {params.script:q} --dataset {wildcards.dataset:q} --root {output:q} > {log:q} 2>&1"
+        "pathfm {params.script:q} --dataset {wildcards.dataset:q} --root {output:q}"
+        " {params.limits:q} > {log:q} 2>&1"
 
 
 rule rank_models:

@@ -73,9 +73,10 @@ rule download_slide:
     params:
         script=PLAN.script("download_slide.py"),
         api=config["gdc_api"],
+        limits=PLAN.download_limits_argv(),
     shell:
         "pathfm {params.script:q} --manifest {input.manifest:q} --slide-id {wildcards.slide_id:q}"
-        " --api {params.api:q} --report {output.report:q} > {log:q} 2>&1"
+        " --api {params.api:q} {params.limits:q} --report {output.report:q} > {log:q} 2>&1"
 
 
 rule gdc_labels:

@@ -121,9 +121,11 @@ rule plism_fetch_hub:
         root=lambda w: paths.plism_hub_dir(w.plism_set),
         staining=lambda w: w.slide_id.split("_")[0],
         scanner=lambda w: w.slide_id.split("_")[1],
+        limits=PLAN.download_limits_argv(archives=True),
     shell:
         "pathfm {params.script:q} --dataset plism --root {params.root:q}"
-        " --stainings {params.staining:q} --scanners {params.scanner:q} > {log:q} 2>&1"
+        " --stainings {params.staining:q} --scanners {params.scanner:q} {params.limits:q}"
+        " > {log:q} 2>&1"
 
 
 rule plism_hub_tiles:

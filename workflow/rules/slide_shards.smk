@@ -31,10 +31,12 @@ rule download_slide_shard:
         script=PLAN.script("slide_shard.py"),
         api=config["gdc_api"],
         per_job=lambda w: PLAN.cohorts.slides_per_job(w.cohort),
+        limits=PLAN.download_limits_argv(),
     shell:
         "pathfm {params.script:q} --step download --cohort {wildcards.cohort:q}"
         " --manifest {input.manifest:q} --slides-per-job {params.per_job:q}"
-        " --shard {wildcards.shard:q} --api {params.api:q} --out {output.marker:q} > {log:q} 2>&1"
+        " --shard {wildcards.shard:q} --api {params.api:q} {params.limits:q}"
+        " --out {output.marker:q} > {log:q} 2>&1"
 
 
 rule mask_shard:

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import asdict
-
 from pathfm.io import write_json_atomic
 from pathfm.manifest import read_manifest
-from pathfm.sources.download import download_file
+from pathfm.sources.download import (add_deadline_option, deadline_seconds, download_file,
+                                     download_record)
 from pathfm.sources.gdc import GDC_API
 from pathfm.sources.http import RetryPolicy, token_from_env
 
@@ -35,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-attempts", type=int, default=8)
     ap.add_argument("--backoff", type=float, default=2.0, help="seconds before the 2nd attempt; doubles")
     ap.add_argument("--report", help="write a JSON report (bytes transferred, attempts, MB/s)")
+    add_deadline_option(ap)
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -56,12 +56,9 @@ def main(argv: list[str] | None = None) -> int:
 
     policy = RetryPolicy(max_attempts=args.max_attempts, backoff_base=args.backoff)
     result = download_file(url, dest, md5=md5, size=size, token=token_from_env("GDC_TOKEN"),
-                           policy=policy, progress=True)
+                           policy=policy, progress=True, deadline_s=deadline_seconds(args.deadline_hours))
     if args.report:
-        report = asdict(result)
-        report["path"] = str(result.path)
-        report["mb_per_s"] = (result.bytes_transferred / 1e6 / result.seconds) if result.seconds else None
-        write_json_atomic(args.report, report)
+        write_json_atomic(args.report, download_record(result))
     return 0
 
 

@@ -15,7 +15,9 @@ import argparse
 import logging
 
 from pathfm.sources.datasets import DATASETS
-from pathfm.sources.datasets.fetch import DatasetError, fetch_resources
+from pathfm.sources.datasets.fetch import (DEFAULT_MAX_MEMBERS, DEFAULT_MAX_UNPACKED_BYTES, DatasetError,
+                                           fetch_resources)
+from pathfm.sources.download import add_deadline_option, deadline_seconds
 from pathfm.sources.hub import WeightsUnavailable, fetch_weights
 
 log = logging.getLogger("pathfm.scripts")
@@ -30,14 +32,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--scanners", nargs="+", help="PLISM: scanners to fetch (default all 7)")
     ap.add_argument("--tasks", nargs="+", help="HEST: tasks to fetch (default all)")
     ap.add_argument("--endpoint", help="hub endpoint (default HF_ENDPOINT or huggingface.co)")
+    ap.add_argument("--max-unpacked-gib", type=float, default=DEFAULT_MAX_UNPACKED_BYTES / 2**30,
+                    help="largest total size one archive may expand to (GiB)")
+    ap.add_argument("--max-members", type=int, default=DEFAULT_MAX_MEMBERS,
+                    help="most members one archive may hold")
+    add_deadline_option(ap)
     args = ap.parse_args(argv)
+    if not args.max_unpacked_gib > 0 or args.max_members < 1:
+        ap.error("--max-unpacked-gib and --max-members must be positive")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     mod = DATASETS[args.dataset]
     try:
         if args.dataset in ("plism", "hest"):
             _fetch_hub(mod, args)
         elif mod.RESOURCES:
-            fetch_resources(mod.RESOURCES, args.root, url_prefix=args.url_prefix)
+            fetch_resources(mod.RESOURCES, args.root, url_prefix=args.url_prefix,
+                            max_unpacked_bytes=int(args.max_unpacked_gib * 2**30),
+                            max_members=args.max_members,
+                            deadline_s=deadline_seconds(args.deadline_hours))
         if args.dataset == "pcam":
             for split in ("train", "val", "test"):
                 log.info("pcam %s: %d patches", split, len(mod.load(args.root, split)[1]))

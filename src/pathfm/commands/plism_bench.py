@@ -64,8 +64,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = evaluate_pairs(load, todo, settings, progress=lambda i, n: (
         log.info("pair %d/%d", i, n) if i % step == 0 or i == n else None))
     provenance = {"embeddings": embeddings, "tiles": tiles, "n_tiles": int(len(tile_ids)),
-                  "pooling": args.pooling, "code_version": code_version(),
-                  "seconds": round(time.perf_counter() - t0, 2)}
+                  "pooling": args.pooling, "code_version": code_version()}
+    log.info("%d pairs in %.1f s", len(todo), time.perf_counter() - t0)
     result = robustness_result(args.model, args.plism_set, rows, settings, provenance,
                                args.leaderboard_k)
     write_json_atomic(args.out, result)

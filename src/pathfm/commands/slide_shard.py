@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import asdict
+import time
 from pathlib import Path
 
 from pathfm.cli import json_object, setup_logging
 from pathfm.data.slide_shards import run_shard, shard_of
 from pathfm.io.atomic import write_json_atomic
 from pathfm.manifest import mpp_override, read_manifest
-from pathfm.sources.download import download_file
+from pathfm.sources.download import (add_deadline_option, deadline_seconds, download_file,
+                                     download_record)
 from pathfm.sources.gdc import GDC_API
 from pathfm.sources.http import token_from_env
 from pathfm.version import code_version
@@ -48,13 +49,10 @@ def make_step(args, rows):
             size = row.get("size")
             size = int(size) if size not in (None, "") and str(size) != "nan" else None
             result = download_file(f"{args.api.rstrip('/')}/data/{row['file_id']}", row["path"],
-                                   md5=row["md5"], size=size, token=token)
+                                   md5=row["md5"], size=size, token=token,
+                                   deadline_s=deadline_seconds(args.deadline_hours))
             report = Path(row["path"]).with_suffix(".download.json")
-            rec = asdict(result)
-            rec["path"] = str(result.path)
-            rec["mb_per_s"] = (result.bytes_transferred / 1e6 / result.seconds
-                               if result.seconds else None)
-            write_json_atomic(report, rec)
+            write_json_atomic(report, download_record(result))
             return [row["path"], report]
 
         return download
@@ -92,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mpp-policy", default="fallback", choices=["fallback", "force"])
     parser.add_argument("--api", default=GDC_API, help="GDC API base URL (download)")
     parser.add_argument("--out", required=True, help="shard marker (.shard.json)")
+    add_deadline_option(parser)
     args = parser.parse_args(argv)
+    t0 = time.perf_counter()
     setup_logging()
     manifest = read_manifest(args.manifest)
     slides = shard_of(list(manifest["slide_id"]), args.slides_per_job, args.shard)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                 "code_version": code_version()}
     summary = run_shard(args.out, slides, settings, make_step(args, rows), log=logging.info)
     logging.info("%s shard %d of %s: %d slides (%d resumed) in %.1f s", args.step, args.shard,
-                 args.cohort, summary["n_slides"], summary["n_resumed"], summary["seconds"])
+                 args.cohort, summary["n_slides"], summary["n_resumed"], time.perf_counter() - t0)
     return 0
 
 

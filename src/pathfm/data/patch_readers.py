@@ -24,9 +24,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pathfm.wsi.errors import SlideReadError
+
 # Same tolerance as pathfm.wsi.slide: a level within 0.1 % of the target serves it.
 _LEVEL_TOLERANCE = 1e-3
 READERS = ("openslide", "zarr")
+
+
+def _undecodable(path: Path, level: int, x: int, y: int, w: int, h: int,
+                 exc: Exception) -> SlideReadError:
+    # Imported here: pathfm.wsi.slide pulls in openslide, which a Zarr-only run may lack.
+    from pathfm.wsi.slide import corrupt_slide_fix
+
+    return SlideReadError(path, f"corrupt pixel data: level {level}, the {w} x {h} px region at "
+                          f"level-{level} (x, y) = ({x}, {y}), does not decode "
+                          f"({type(exc).__name__}: {exc})", corrupt_slide_fix(path))
 
 
 def level_for_mpp(level_mpps: list[float], target_mpp: float) -> int:
@@ -76,14 +88,19 @@ class OpenSlideReader(PatchReader):
     def __init__(self, path: str | Path, mpp: float):
         import openslide
 
+        self.path = Path(path)
         self._osr = openslide.OpenSlide(str(path))
+        self._error = openslide.OpenSlideError
         self.mpp = float(mpp)
         self.downsamples = [float(d) for d in self._osr.level_downsamples]
 
     def read_level(self, level, x, y, w, h):
         ds = self.downsamples[level]
-        rgba = np.asarray(self._osr.read_region((int(round(x * ds)), int(round(y * ds))),
-                                                level, (w, h)))
+        try:
+            rgba = np.asarray(self._osr.read_region((int(round(x * ds)), int(round(y * ds))),
+                                                    level, (w, h)))
+        except self._error as exc:
+            raise _undecodable(self.path, level, x, y, w, h, exc) from exc
         rgb, alpha = rgba[..., :3], rgba[..., 3:4]
         if alpha.min() == 255:
             return np.ascontiguousarray(rgb)
@@ -112,6 +129,7 @@ class ZarrReader(PatchReader):
         import tifffile
         import zarr
 
+        self.path = Path(path)
         self._tf = tifffile.TiffFile(str(path))
         pages = _tiff_levels(self._tf)
         if not pages:
@@ -137,7 +155,10 @@ class ZarrReader(PatchReader):
         self.misses += 1
         arr = self._arrays[level]
         ch, cw = arr.chunks[:2]
-        data = np.asarray(arr[cy * ch:(cy + 1) * ch, cx * cw:(cx + 1) * cw])[..., :3]
+        try:
+            data = np.asarray(arr[cy * ch:(cy + 1) * ch, cx * cw:(cx + 1) * cw])[..., :3]
+        except Exception as exc:  # the codec's own error types vary (imagecodecs, zlib…)
+            raise _undecodable(self.path, level, cx * cw, cy * ch, cw, ch, exc) from exc
         self._cache[key] = data
         self._cache_bytes += data.nbytes
         while self._cache_bytes > self._cache_max and len(self._cache) > 1:

@@ -162,7 +162,8 @@ def extract_embeddings(model: nn.Module, contract: EmbeddingContract, source: Im
     stats = {"n_images": n, "n_embedded_now": n_done, "seconds": elapsed,
              "images_per_s": n_done / elapsed if n_done and elapsed > 0 else None,
              "device": str(device), "autocast": str(amp) if amp else "off"}
-    writer.finish({"extraction": stats})
+    # The store keeps what it holds, not how long it took: a rerun writes the same bytes.
+    writer.finish({"extraction": {k: stats[k] for k in ("n_images", "device", "autocast")}})
     log.info("wrote %s: %d × %d (%s), %s images/s", out, n, dims["features"], settings.dtype,
              f"{stats['images_per_s']:.1f}" if stats["images_per_s"] else "n/a")
     return stats

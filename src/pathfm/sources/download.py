@@ -34,7 +34,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import requests
@@ -109,6 +109,26 @@ class DownloadResult:
     checksum_failures: int = 0
     skipped: bool = False  # the final file was already there and verified
     seconds: float = 0.0
+
+
+def download_record(result: DownloadResult) -> dict:
+    """What a verified download leaves on record beside the file: the outcome, not the
+    transfer rate or wall time (those are logged), so a rerun writes the same record."""
+    record = asdict(result)
+    record.pop("seconds")
+    record["path"] = str(result.path)
+    return record
+
+
+def add_deadline_option(ap) -> None:
+    """``--deadline-hours`` of the commands that download (the ``downloads`` config)."""
+    ap.add_argument("--deadline-hours", type=float, default=None,
+                    help="overall time per file, all attempts together (default: 6 h, or the "
+                         "time the file takes at 100 kB/s when longer)")
+
+
+def deadline_seconds(hours: float | None) -> float | None:
+    return None if hours is None else hours * 3600.0
 
 
 def part_path(dest: str | Path) -> Path:

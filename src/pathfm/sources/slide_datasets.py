@@ -133,14 +133,16 @@ def tile_shard(slides: Sequence[tuple[str, str]], tiles_out: str | Path, masks_o
         if store.is_dir() and (mask_dir / "mask.json").is_file():
             z = zarr.open_group(str(store), mode="r")
             records.append({"slide_id": slide_id, "n_tissue_tiles": int(z.attrs["n_tissue_tiles"]),
-                            "n_tiles": int(z.attrs["n_tiles"]), "seconds": None, "resumed": True})
+                            "n_tiles": int(z.attrs["n_tiles"]), "resumed": True})
             log(f"[{i}/{len(slides)}] {slide_id}: done earlier, skipped")
             continue
         t0 = time.perf_counter()
         summary = tile_one(path, slide_id, mask_dir, store)
-        records.append({"slide_id": slide_id, **summary, "seconds": round(time.perf_counter() - t0, 3),
-                        "resumed": False})
-        log(f"[{i}/{len(slides)}] {slide_id}: {summary['n_tiles']} tiles, {records[-1]['seconds']:.1f} s")
+        # Wall times go to the log only, so a rerun writes the same shard.json.
+        summary = {k: v for k, v in summary.items() if k not in ("seconds", "tiles_per_s")}
+        records.append({"slide_id": slide_id, **summary, "resumed": False})
+        log(f"[{i}/{len(slides)}] {slide_id}: {summary['n_tiles']} tiles, "
+            f"{time.perf_counter() - t0:.1f} s")
     # Only the slides' stores and masks go out (not a killed run's scratch folders).
     keep = {f"{s}.zarr" for s, _ in slides} | {s for s, _ in slides} | {stamp.name}
     for d in (tiles_tmp, masks_tmp):
@@ -148,8 +150,7 @@ def tile_shard(slides: Sequence[tuple[str, str]], tiles_out: str | Path, masks_o
             if entry.name not in keep:
                 shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
     result = {"settings": settings, "fingerprint": fp, "n_slides": len(slides),
-              "n_resumed": sum(r["resumed"] for r in records),
-              "seconds": round(sum(r["seconds"] or 0.0 for r in records), 3), "slides": records}
+              "n_resumed": sum(r["resumed"] for r in records), "slides": records}
     write_json_atomic(masks_tmp / "shard.json", result)
     stamp.unlink()
     for tmp, final in ((tiles_tmp, tiles_out), (masks_tmp, masks_out)):

@@ -76,6 +76,17 @@ class Plan:
         ``{params.launcher} {params.script}`` through ``pathfm launch``."""
         return name.removesuffix(".py").replace("_", "-")
 
+    def download_limits_argv(self, archives: bool = False) -> list[str]:
+        """The ``downloads`` bounds as options: the per-file deadline for every fetch,
+        and the archive caps for steps that extract (``archives``)."""
+        d = self.config.get("downloads", {})
+        argv = [] if d.get("deadline_hours") is None else [
+            "--deadline-hours", str(d["deadline_hours"])]
+        if archives:
+            argv += ["--max-unpacked-gib", str(d.get("max_unpacked_gib", 32)),
+                     "--max-members", str(d.get("max_members", 1_000_000))]
+        return argv
+
     def produced(self, path: str) -> bool:
         """True when a benchmark result exists or some rule of this configuration scores
         that (benchmark, task), for any model."""
