@@ -59,3 +59,35 @@ def test_every_probe_protocol_is_selectable_in_the_schema():
     enum = patch["properties"]["linear_probe"]["properties"]["protocols"]["items"]["enum"]
     assert sorted(enum) == sorted(PROTOCOLS)
     assert sorted(ablation["properties"]["protocols"]["items"]["enum"]) == sorted(PROTOCOLS)
+
+
+KAIKO_FINAL = tuple(run.removesuffix("-p1") for run in KAIKO_PHASE1)
+
+
+def test_every_model_the_paper_config_trains_is_embedded_and_in_its_table(paper):
+    """A reproduction measures its own product: every final training and distillation run
+    is embedded (so every benchmark of the embedded models scores it) and stands in its
+    paper's rows beside the release."""
+    embedded = set(paper["embed"]["models"])
+    made = set(KAIKO_FINAL) | {"h0-mini-repro", "gpfm-repro"}
+    assert made <= embedded, sorted(made - embedded)
+    kaiko = paper["tables"]["published_as"]["kaiko"]
+    for run in KAIKO_FINAL:
+        released = run.removesuffix("-repro")
+        assert kaiko[run] == kaiko[released] and kaiko[run].endswith("(ours)")
+    assert paper["tables"]["published_as"]["h0mini"]["h0-mini-repro"] == "H0-mini"
+
+
+def test_h0mini_table2_has_the_slide_columns_and_all_leaves_bach_out(paper):
+    t = paper["tables"]["targets"]["h0mini_table2_eva"]
+    assert t["cells"]["Cam16"] == "slide_classification-eva/camelyon16/balanced_accuracy"
+    assert t["cells"]["PANDA"] == "slide_classification-eva/panda/balanced_accuracy"
+    assert t["average"]["of"] == ["CRC", "MHIST", "PCam", "Cam16", "PANDA", "CoNSeP", "MoNuSAC"]
+    import pandas as pd
+    published = pd.read_csv(ROOT / "config" / "paper_values" / "h0mini_table2_eva.csv")
+    gap = (published[t["average"]["of"]].mean(axis=1) - published["All"]).abs()
+    assert gap.max() < 5e-4  # the paper's All, row by row, to its rounding
+
+
+def test_paper_registration_repeats_bit_for_bit(paper):
+    assert paper["plism"]["registration"]["params"]["threads"] == 1
