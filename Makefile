@@ -4,7 +4,7 @@ BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 CORES ?= 2
 
-.PHONY: install demo test test-fast lint fmt bench clean-demo
+.PHONY: install demo test test-fast lint fmt bench coverage clean-demo
 
 install:
 	PATHFM_VENV=$(VENV) tools/bootstrap.sh
@@ -21,6 +21,10 @@ test: install
 ## Unit tests only (no Snakemake runs).
 test-fast: install
 	pytest -n $(CORES) -m "not workflow"
+
+## Published cells of H0-mini and kaiko the paper config computes, and why the rest are not.
+coverage: install
+	pathfm coverage --config config/paper.yaml --json results/coverage.json
 
 ## Speed measurements (JSON under results/bench/); never part of the tests.
 bench: install
