@@ -3,22 +3,29 @@
 ``extract_embeddings`` applies a registry model's embedding contract and writes
 ``features`` (N×D) with ids / labels / splits and provenance, shard by shard so
 an interrupted run resumes. ``open_embedding_store`` reads one back.
+
+Names are imported on first use: a benchmark job that only reads a store
+(``pathfm.embed.store``) must not pay for importing timm and the model registry,
+which is most of its start-up time.
 """
 
-from pathfm.embed.extract import ExtractSettings, extract_embeddings
-from pathfm.embed.images import DATASET_KINDS, ImageSource, open_image_source
-from pathfm.embed.store import EmbeddingStore, open_embedding_store, pooling_array_name
-from pathfm.embed.transform import ContractTransform, embed_batch
+from __future__ import annotations
 
-__all__ = [
-    "DATASET_KINDS",
-    "ContractTransform",
-    "EmbeddingStore",
-    "ExtractSettings",
-    "ImageSource",
-    "embed_batch",
-    "extract_embeddings",
-    "open_embedding_store",
-    "open_image_source",
-    "pooling_array_name",
-]
+import importlib
+
+_WHERE = {
+    "ExtractSettings": "extract", "extract_embeddings": "extract",
+    "DATASET_KINDS": "images", "ImageSource": "images", "open_image_source": "images",
+    "EmbeddingStore": "store", "open_embedding_store": "store", "pooling_array_name": "store",
+    "ContractTransform": "transform", "embed_batch": "transform",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'pathfm.embed' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pathfm.embed.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value

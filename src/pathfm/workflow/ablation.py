@@ -41,9 +41,13 @@ class AblationPlan:
         return list(self.ablation["protocols"])
 
     def probes(self, benchmark: str, task: str) -> bool:
-        """Sweep models are probed only on ablation.tasks with ablation.protocols."""
-        return task in self.tasks() and benchmark in [f"linear_probe-{p}"
-                                                      for p in self.protocols()]
+        """Sweep models are probed only on ablation.tasks: with ablation.protocols, or
+        by the TP53 benchmark on a TP53 task (what ``targets`` schedules)."""
+        if task not in self.tasks():
+            return False
+        if task in self._tp53_tasks:
+            return benchmark == "tp53"
+        return benchmark in [f"linear_probe-{p}" for p in self.protocols()]
 
     def models(self) -> list[str]:
         """Every sweep model, then the extra ablation models; each once, in config order."""
