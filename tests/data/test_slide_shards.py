@@ -81,8 +81,8 @@ def test_a_rerun_writes_the_same_marker_bytes(tmp_path):
     for i in range(2):
         marker = tmp_path / f"run{i}" / "m.shard.json"
 
-        def slow_step(slide_id, root=tmp_path / f"run{i}"):
-            time.sleep(0.01 * (i + 1))
+        def slow_step(slide_id, root=tmp_path / f"run{i}", delay=0.01 * (i + 1)):
+            time.sleep(delay)
             out = root / f"{slide_id}.out"
             out.write_text(slide_id)
             return [tmp_path / f"{slide_id}.out"]

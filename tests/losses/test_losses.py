@@ -31,6 +31,8 @@ def test_dino_center_ema_and_centred_softmax():
     loss = DINOLoss(3, center_momentum=0.9)
     logits = torch.tensor([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0]])
     loss.update_center(logits)
+    assert torch.equal(loss.center, torch.zeros(1, 3))  # queued until the step ends
+    loss.apply_center_update()
     assert torch.allclose(loss.center, 0.1 * logits.mean(0, keepdim=True))
     probs = loss.softmax_center_teacher(logits, 0.5)
     assert torch.allclose(probs, torch.softmax((logits - loss.center) / 0.5, dim=-1))

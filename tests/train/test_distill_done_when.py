@@ -31,7 +31,8 @@ def test_learned_heads_give_sharp_targets(tmp_path, input_norm):
     """Raw frozen tokens share one direction, the centre learns it and the learned heads'
     targets go uniform (entropy -> ln K); standardised inputs keep them sharp."""
     registry = write_models(tmp_path)
-    cfg = _cfg(registry, teacher_heads="learned", steps=40,
+    # Unchunked losses: the spy reads the dense (rows, K) teacher probabilities.
+    cfg = _cfg(registry, teacher_heads="learned", steps=40, loss={"chunk_rows": 0},
                learned_heads={"input_norm": input_norm})
     task = build_task(cfg, DistInfo())
     entropies, probs_of = [], task._teacher_probs
@@ -44,6 +45,7 @@ def test_learned_heads_give_sharp_targets(tmp_path, input_norm):
 
     task._teacher_probs = spy
     fit(task, SyntheticMultiCrop(), tmp_path, LoopConfig(40, build_schedules(cfg), progress=False))
+    assert len(entropies) == 40
     late = sum(entropies[-10:]) / 10
     ln_k = math.log(cfg["heads"]["out_dim"])
     if input_norm == "standardize":
@@ -54,7 +56,7 @@ def test_learned_heads_give_sharp_targets(tmp_path, input_norm):
 
 def test_every_patch_token_drives_the_ibot_loss(tmp_path):
     registry = write_models(tmp_path, teacher_heads=True)
-    cfg = _cfg(registry, teacher_heads="checkpoint")
+    cfg = _cfg(registry, teacher_heads="checkpoint", loss={"chunk_rows": 0})  # spied: plain path
     task = build_task(cfg, DistInfo())
     seen = {}
     ibot_forward = task.ibot_loss.forward

@@ -21,7 +21,7 @@ from pathfm.data.online_patching import OnlinePatchingConfig, OnlinePatchLoader
 from pathfm.data.patch_sampling import SlideEntry, steps_for_epochs
 from pathfm.models.registry import get_entry
 from pathfm.params import from_dict
-from pathfm.train.ssl import resolve_config
+from pathfm.train.ssl import micro_batching, resolve_config
 
 # epochs key -> (section of the ssl config or None, key) it sets, in steps.
 EPOCH_KEYS = {
@@ -34,8 +34,12 @@ EPOCH_KEYS = {
 
 def resolve_ssl_config(ssl: dict, epochs: dict | None, epoch_patches: int,
                        world_size: int) -> dict:
-    """The full SSL config with every ``epochs`` entry turned into steps."""
+    """The full SSL config with every ``epochs`` entry turned into steps.
+
+    Epochs count images, so steps follow the global batch ``batch_size × world_size``
+    whatever the ``micro_batch_size`` (which must divide ``batch_size``)."""
     cfg = resolve_config(copy.deepcopy(ssl or {}))
+    micro_batching(cfg)
     global_batch = cfg["batch_size"] * world_size
     for key, value in (epochs or {}).items():
         if key not in EPOCH_KEYS:
@@ -64,6 +68,13 @@ def multicrop_config(values: dict, model: str, registry: str | None = None) -> M
 
 def build_loader(slides: list[SlideEntry], ssl_cfg: dict, patching: OnlinePatchingConfig,
                  crops: MultiCropConfig, rank: int = 0, world_size: int = 1) -> OnlinePatchLoader:
-    """The rank's loader; the patch stream is seeded with the SSL seed."""
-    return OnlinePatchLoader(slides, patching, MultiCrop(crops), batch_size=ssl_cfg["batch_size"],
+    """The rank's loader of micro-batches (``micro_batch_size``, else ``batch_size``);
+    the patch stream is seeded with the SSL seed.
+
+    Batch b of rank r holds the global patch draws ``(b·world + r)·size …``, so on one
+    rank the k micro-batches of a step are exactly the patches of the whole batch; on
+    several ranks a step still reads the same global set of patches, spread over the
+    ranks differently."""
+    _, micro = micro_batching(ssl_cfg)
+    return OnlinePatchLoader(slides, patching, MultiCrop(crops), batch_size=micro,
                              seed=ssl_cfg["seed"], rank=rank, world_size=world_size)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from pathfm.losses.dino_clstoken_loss import TeacherCentering
+from pathfm.losses.dino_clstoken_loss import TeacherCentering, at_least_float32
 
 
 class iBOTPatchLoss(TeacherCentering):  # noqa: N801 — the method's own spelling
@@ -24,8 +24,8 @@ class iBOTPatchLoss(TeacherCentering):  # noqa: N801 — the method's own spelli
 
     def forward(self, student_logits: torch.Tensor, teacher_probs: torch.Tensor,
                 masks: torch.Tensor | None = None) -> torch.Tensor:
-        log_p = F.log_softmax(student_logits.float() / self.student_temp, dim=-1)
-        ce = -(teacher_probs.float() * log_p).sum(dim=-1)  # (B, N)
+        log_p = F.log_softmax(at_least_float32(student_logits) / self.student_temp, dim=-1)
+        ce = -(at_least_float32(teacher_probs) * log_p).sum(dim=-1)  # (B, N)
         if masks is None:
             return ce.mean()
         m = masks.to(ce.dtype)
@@ -39,8 +39,8 @@ class iBOTPatchLoss(TeacherCentering):  # noqa: N801 — the method's own spelli
     def forward_masked(self, student_logits: torch.Tensor, teacher_probs: torch.Tensor,
                        masks: torch.Tensor) -> torch.Tensor:
         """student_logits, teacher_probs: (M, K) rows of ``masks.nonzero()`` order; masks (B, N)."""
-        log_p = F.log_softmax(student_logits.float() / self.student_temp, dim=-1)
-        ce = -(teacher_probs.float() * log_p).sum(dim=-1)  # (M,)
+        log_p = F.log_softmax(at_least_float32(student_logits) / self.student_temp, dim=-1)
+        ce = -(at_least_float32(teacher_probs) * log_p).sum(dim=-1)  # (M,)
         n_per_image = masks.sum(dim=-1)  # (B,)
         weights = (1.0 / n_per_image.clamp(min=1).to(ce.dtype))
         weights = weights[:, None].expand_as(masks)[masks]  # (M,): 1/n of the token's image

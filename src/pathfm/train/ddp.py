@@ -9,8 +9,11 @@ teacher (EMA or a distillation teacher) is never wrapped.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
+import types
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -68,6 +71,55 @@ def wrap_ddp(module: nn.Module, info: DistInfo) -> nn.Module:
 
 def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+# Never searched for wrappers: module trees (wrap_ddp's results are not submodules),
+# tensors, classes, functions and Python modules.
+_OPAQUE = (nn.Module, torch.Tensor, type, types.ModuleType, types.FunctionType,
+           types.MethodType)
+
+
+def ddp_wrappers(task: object, depth: int = 3) -> list[nn.parallel.DistributedDataParallel]:
+    """Every DistributedDataParallel wrapper ``task`` holds outside its module tree.
+
+    Tasks keep their wrappers as plain attributes (``_student_fwd``, ``_head_fwd``),
+    possibly inside a small helper object (GPFM's output capture), so that checkpoints
+    have the same keys at any world size. Attributes, containers and plain objects
+    are searched ``depth`` levels deep; modules other than DDP are not entered, since
+    ``wrap_ddp``'s wrappers are never registered as submodules.
+    """
+    found: list[nn.parallel.DistributedDataParallel] = []
+    seen: set[int] = set()
+
+    def visit(value, level: int) -> None:
+        if id(value) in seen or level > depth:
+            return
+        seen.add(id(value))
+        if isinstance(value, nn.parallel.DistributedDataParallel):
+            found.append(value)
+        elif isinstance(value, dict):
+            for v in value.values():
+                visit(v, level + 1)
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v, level + 1)
+        elif (not isinstance(value, _OPAQUE) and hasattr(value, "__dict__")):
+            for v in vars(value).values():
+                visit(v, level + 1)
+
+    for value in vars(task).values():
+        visit(value, 0)
+    return found
+
+
+@contextlib.contextmanager
+def no_sync(wrappers: Iterable[nn.parallel.DistributedDataParallel]) -> Iterator[None]:
+    """No gradient all-reduce in backward passes of forwards run inside, on all ``wrappers``
+    (gradient accumulation: every micro-batch but the last)."""
+    with contextlib.ExitStack() as stack:
+        for wrapper in wrappers:
+            stack.enter_context(wrapper.no_sync())
+        yield
 
 
 def barrier(info: DistInfo) -> None:

@@ -57,7 +57,8 @@ Call from a script::
         export_dir=Path("results/models/demo-h0-mini"))
 
 ``data`` yields multi-crop batches ``{"global": (2·B, 3, H, W), "local": (M·B, 3, h, w)}``
-normalised with the student's mean/std. Multi-GPU::
+normalised with the student's mean/std; B is ``micro_batch_size`` when set (the loop
+accumulates per-rank batch / B of them per optimiser step), else the per-rank batch. Multi-GPU::
 
     torchrun --standalone --nproc-per-node 8 scripts/distill.py --config run.json ...
 """
@@ -70,12 +71,19 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from pathfm.losses import DINOLoss, iBOTPatchLoss
-from pathfm.models.heads import DINOHead
+from pathfm.losses import (
+    DINOLoss,
+    PrototypeTargets,
+    dino_cross_crop_ce,
+    iBOTPatchLoss,
+    ibot_patch_ce,
+    teacher_targets,
+)
+from pathfm.models.heads import DINOHead, emitting_features
 from pathfm.models.registry import get_entry, load_weights
 from pathfm.models.vit import Backbone
 from pathfm.train import ddp
-from pathfm.train.distill_config import epochs_to_steps, per_rank_batch, resolve_distill_config
+from pathfm.train.distill_config import epochs_to_steps, rank_batches, resolve_distill_config
 from pathfm.train.distill_feature_norm import FeatureStandardizer
 from pathfm.train.distill_monitor import build_monitor, card_summary
 from pathfm.train.ema import ema_update_, make_frozen_copy
@@ -168,6 +176,19 @@ class H0MiniDistillTask(nn.Module):
         loss.update_center(logits)
         return probs
 
+    def _chunked_targets(self, t: dict, temp: float) -> tuple[PrototypeTargets, PrototypeTargets]:
+        """Targets of the teacher's CLS tokens (2·B rows, crop-major) and of all its patch
+        tokens (2·B·N rows), from the target heads' features: scores are formed
+        ``loss.chunk_rows`` rows at a time, when a loss asks for them."""
+        lc, heads = self.cfg["loss"], self.teacher_heads
+
+        def targets(loss: nn.Module, head: DINOHead, tokens: torch.Tensor) -> PrototypeTargets:
+            return teacher_targets(loss, head.features(tokens), head.normalized_prototypes(), temp,
+                                   lc["centering"], lc["sinkhorn_iterations"], lc["chunk_rows"])
+
+        return (targets(self.dino_loss, heads.dino, t["cls"]),
+                targets(self.ibot_loss, heads.ibot, t["patch"].flatten(0, 1)))
+
     def forward(self, batch: dict, values: dict) -> dict:
         glob, loc = batch["global"], batch.get("local")
         n_img = glob.shape[0]          # 2·B global crops
@@ -176,6 +197,9 @@ class H0MiniDistillTask(nn.Module):
         p = self.entry.contract.patch_size
         hp, wp = glob.shape[-2] // p, glob.shape[-1] // p
         self._head_momentum = values.get("head_momentum", 1.0)
+        # 0: (rows, K) scores, targets and gradients in full; else that many rows at a time.
+        chunk = self.cfg["loss"]["chunk_rows"]
+        student_temp = self.dino_loss.student_temp
 
         with torch.no_grad():
             t = self.teacher(glob)                               # cls (2B, Dt), patch (2B, N, Dt)
@@ -188,21 +212,36 @@ class H0MiniDistillTask(nn.Module):
                 self.cls_norm.update(t["cls"])
                 self.patch_norm.update(t["patch"])
                 t = {**t, "cls": self.cls_norm(t["cls"]), "patch": self.patch_norm(t["patch"])}
-            t_dino, t_ibot = self.teacher_heads(t["cls"], t["patch"])   # (2B, K), (2B, N, K)
-            t_dino_p = self._teacher_probs(self.dino_loss, t_dino.view(2, b, -1), temp)
-            t_ibot_p = self._teacher_probs(self.ibot_loss, t_ibot, temp)
+            if chunk:
+                t_dino_p, t_ibot_p = self._chunked_targets(t, temp)
+            else:
+                t_dino, t_ibot = self.teacher_heads(t["cls"], t["patch"])  # (2B, K), (2B, N, K)
+                t_dino_p = self._teacher_probs(self.dino_loss, t_dino.view(2, b, -1), temp)
+                t_ibot_p = self._teacher_probs(self.ibot_loss, t_ibot, temp)
 
         out: dict = {}
         loss = glob.new_zeros(())
         weight = values.get("distill_weight", 1.0)
         if weight > 0:
             every_token = torch.ones(n_img, hp * wp, dtype=torch.bool, device=glob.device)
-            s = self._student_fwd(glob, loc, None, every_token)
-            s_dino = s["dino_global"].view(2, b, -1)
-            if "dino_local" in s:
-                s_dino = torch.cat([s_dino, s["dino_local"].view(-1, b, s_dino.shape[-1])])
-            out["dino"] = self.dino_loss(s_dino, t_dino_p)
-            out["ibot"] = self.ibot_loss(s["ibot"].view(n_img, hp * wp, -1), t_ibot_p)
+            if chunk:
+                student = self.student
+                with emitting_features(student.dino_head, student.ibot_head):
+                    s = self._student_fwd(glob, loc, None, every_token)
+                s_dino = s["dino_global"]
+                if "dino_local" in s:
+                    s_dino = torch.cat([s_dino, s["dino_local"]])  # crop-major, globals first
+                out["dino"] = dino_cross_crop_ce(s_dino, student.dino_head.normalized_prototypes(),
+                                                 t_dino_p, b, student_temp, chunk)
+                out["ibot"] = ibot_patch_ce(s["ibot"], student.ibot_head.normalized_prototypes(),
+                                            t_ibot_p, student_temp, None, chunk)
+            else:
+                s = self._student_fwd(glob, loc, None, every_token)
+                s_dino = s["dino_global"].view(2, b, -1)
+                if "dino_local" in s:
+                    s_dino = torch.cat([s_dino, s["dino_local"].view(-1, b, s_dino.shape[-1])])
+                out["dino"] = self.dino_loss(s_dino, t_dino_p)
+                out["ibot"] = self.ibot_loss(s["ibot"].view(n_img, hp * wp, -1), t_ibot_p)
             lc = self.cfg["loss"]
             loss = weight * (lc["dino_weight"] * out["dino"] + lc["ibot_weight"] * out["ibot"])
 
@@ -219,9 +258,20 @@ class H0MiniDistillTask(nn.Module):
                 masked_tokens = self.teacher(glob, masks)["patch"][masks]    # (M, Dt)
                 if hasattr(self, "patch_norm"):
                     masked_tokens = self.patch_norm(masked_tokens)
-            h_dino, h_ibot = self._head_fwd(cls_in, masked_tokens)
-            out["head_dino"] = self.dino_loss(h_dino.view(-1, b, h_dino.shape[-1]), t_dino_p)
-            out["head_ibot"] = self.ibot_loss.forward_masked(h_ibot, t_ibot_p[masks], masks)
+            if chunk:
+                hs = self.head_student
+                with emitting_features(hs.dino, hs.ibot):
+                    h_dino, h_ibot = self._head_fwd(cls_in, masked_tokens)
+                out["head_dino"] = dino_cross_crop_ce(h_dino, hs.dino.normalized_prototypes(),
+                                                      t_dino_p, b, student_temp, chunk)
+                # The unmasked crops' targets at the masked positions, masks.nonzero() order.
+                masked_rows = t_ibot_p.select(masks.flatten().nonzero().squeeze(1))
+                out["head_ibot"] = ibot_patch_ce(h_ibot, hs.ibot.normalized_prototypes(),
+                                                 masked_rows, student_temp, masks, chunk)
+            else:
+                h_dino, h_ibot = self._head_fwd(cls_in, masked_tokens)
+                out["head_dino"] = self.dino_loss(h_dino.view(-1, b, h_dino.shape[-1]), t_dino_p)
+                out["head_ibot"] = self.ibot_loss.forward_masked(h_ibot, t_ibot_p[masks], masks)
             loss = loss + lh["weight"] * (out["head_dino"] + out["head_ibot"])
         out["loss"] = loss
         return out
@@ -245,10 +295,13 @@ class H0MiniDistillTask(nn.Module):
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
-        """The spare student EMA (``momentum``) and, when learned, the target heads."""
+        """The spare student EMA (``momentum``), when learned the target heads, and the one
+        centre step of this optimiser step (all its micro-batches, see ``TeacherCentering``)."""
         ema_update_(self.student_ema, self.student.backbone, momentum)
         if self.head_student is not None:
             ema_update_(self.teacher_heads, self.head_student, self._head_momentum)
+        self.dino_loss.apply_center_update()
+        self.ibot_loss.apply_center_update()
 
     def exported_cls(self, x: torch.Tensor) -> torch.Tensor:
         """CLS embeddings (n, D) of the network ``export: ema`` writes (the monitor's student)."""
@@ -314,14 +367,15 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     weights.safetensors + card.yaml of the exported student in ``export_dir``."""
     cfg = resolve_distill_config({"method": "h0mini", **config})
     info = info or ddp.init_distributed()
-    per_rank_batch(cfg["global_batch_size"], info.world_size)
+    per_rank, micro = rank_batches(cfg, info.world_size)
     if cfg["deterministic"]:
         torch.use_deterministic_algorithms(True)
     ddp.seed_everything(cfg["seed"], 0)  # identical initial weights on every rank
     task = build_task(cfg, info)
     ddp.seed_everything(cfg["seed"], info.rank)
     loop_cfg = LoopConfig.from_run(cfg, build_schedules(cfg, info.world_size),
-                                   extra_state={"config": cfg})
+                                   extra_state={"config": cfg},
+                                   accumulation_steps=per_rank // micro, micro_batch_size=micro)
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, cfg,
                           which=cfg["export"], extra={"distilled_from": cfg["teacher"],
                                                       "teacher_heads": cfg["teacher_heads"]},

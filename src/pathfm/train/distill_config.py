@@ -19,6 +19,11 @@ from __future__ import annotations
 import copy
 
 from pathfm.config_merge import merge_known
+from pathfm.train.loop import (
+    accumulation_steps,
+    check_accumulation_batch_statistics,
+    check_micro_batch_size,
+)
 from pathfm.train.ssl import DEFAULT_CONFIG as SSL_DEFAULTS
 from pathfm.train.ssl import resolve_config as resolve_ssl_config
 
@@ -60,6 +65,12 @@ H0MINI_DEFAULTS: dict = {
     "deterministic": False,
     "steps": 105_000,
     "global_batch_size": 2048,        # Table 4; split evenly over ranks
+    # Images per GPU per forward; the loop accumulates per-rank batch / micro_batch_size
+    # micro-batches per step (the loader yields micro-batches). None: no accumulation.
+    "micro_batch_size": None,
+    # micro_batch (the only value): Sinkhorn targets, the learned heads' masked iBOT mean
+    # and FeatureStandardizer statistics are per micro-batch (pathfm.train.loop).
+    "accumulation_batch_statistics": "micro_batch",
     "epoch_length": 1250,             # DINOv2 OFFICIAL_EPOCH_LENGTH
     "drop_path_rate": 0.0,            # §3.1: stochastic depth removed
     "precision": "bf16",              # §3.1: mixed precision
@@ -76,7 +87,12 @@ H0MINI_DEFAULTS: dict = {
     "heads": {"out_dim": 131_072, "hidden_dim": 2048, "nlayers": 3,
               "dino_bottleneck_dim": 384, "ibot_bottleneck_dim": 256},  # Table 4
     "loss": {"centering": "softmax", "center_momentum": 0.9,
-             "sinkhorn_iterations": 3, "dino_weight": 1.0, "ibot_weight": 1.0},
+             "sinkhorn_iterations": 3, "dino_weight": 1.0, "ibot_weight": 1.0,
+             # Rows of (rows, prototypes) scores formed at a time by the DINO / iBOT losses
+             # (pathfm.losses.chunked_prototype_ce). iBOT scores every patch token: at
+             # 2·B·256 tokens × 131,072 prototypes a rank's full scores are tens of GB per
+             # tensor; 4096 rows are 2 GiB each in float32. 0: unchunked, the plain path.
+             "chunk_rows": 4096},
     "learned_heads": {
         "weight": 1.0,                # weight of the head-training loss
         "momentum": 0.996, "momentum_end": 1.0,  # EMA of the target heads
@@ -106,6 +122,7 @@ GPFM_DEFAULTS: dict = {
     "method": "gpfm",
     "ssl": {"objective": "dinov2", "model": "demo-gpfm", "export": "teacher"},
     "global_batch_size": None,  # None: ssl.batch_size per rank; else split over ranks
+    "micro_batch_size": None,   # images per rank per forward; None: ssl.micro_batch_size
     "experts": [],
     "projector": {"hidden_dim": 2048, "nlayers": 2},
     "expert_loss": {"cos_weight": 0.9, "smooth_l1_weight": 0.1, "smooth_l1_beta": 1.0,
@@ -136,6 +153,13 @@ def resolve_distill_config(config: dict) -> dict:
             raise ValueError("learned_heads.input_norm must be standardize or none")
         if cfg["export"] not in ("ema", "student"):
             raise ValueError("export must be ema or student")
+        check_micro_batch_size(cfg["micro_batch_size"])
+        check_accumulation_batch_statistics(cfg["accumulation_batch_statistics"])
+        # Known before the world size: a micro-batch that does not divide the global
+        # batch divides no per-rank share of it.
+        accumulation_steps(cfg["global_batch_size"], cfg["micro_batch_size"],
+                           batch="global_batch_size", origin="it must divide every "
+                           "per-rank batch, global_batch_size / ranks")
         return cfg
     # The ssl section is a pathfm.train.ssl config, checked by that module.
     ssl = {**GPFM_DEFAULTS["ssl"], **(config.get("ssl") or {})}
@@ -143,6 +167,11 @@ def resolve_distill_config(config: dict) -> dict:
     if ssl["objective"] != "dinov2":
         raise ValueError("gpfm: ssl.objective must be dinov2 (DINO + iBOT + KoLeo)")
     cfg["ssl"] = resolve_ssl_config(ssl, SSL_DEFAULTS)
+    check_micro_batch_size(cfg["micro_batch_size"])
+    inner = cfg["ssl"]["micro_batch_size"]
+    if None not in (cfg["micro_batch_size"], inner) and cfg["micro_batch_size"] != inner:
+        raise ValueError(f"gpfm: micro_batch_size {cfg['micro_batch_size']} and "
+                         f"ssl.micro_batch_size {inner} differ; set micro_batch_size only")
     # No experts is GPFM's "without expert distillation" ablation (Fig. 8): DINOv2 alone,
     # the from-scratch baseline of the same student on the same data and steps.
     experts = [merge(e, EXPERT_DEFAULTS, f"experts[{i}].") for i, e in enumerate(cfg["experts"])]
@@ -164,6 +193,32 @@ def per_rank_batch(global_batch: int, world_size: int) -> int:
     if global_batch % world_size:
         raise ValueError(f"global_batch_size {global_batch} does not split over {world_size} ranks")
     return global_batch // world_size
+
+
+def rank_batches(cfg: dict, world_size: int) -> tuple[int, int]:
+    """(images per rank per step, images per rank per forward) of a resolved h0mini or
+    gpfm config on ``world_size`` ranks; the loader yields batches of the second, the
+    loop accumulates first / second of them per step.
+
+    The micro-batch must divide the per-rank batch, else a ValueError names the key,
+    the per-rank batch and the nearest valid values.
+    """
+    if cfg["method"] == "h0mini":
+        batch, key = cfg["global_batch_size"], "micro_batch_size"
+        per_rank, micro = per_rank_batch(batch, world_size), cfg["micro_batch_size"]
+        origin = f"global_batch_size {batch} over {world_size} rank(s)"
+    else:
+        ssl, batch = cfg["ssl"], cfg["global_batch_size"]
+        if batch:
+            per_rank = per_rank_batch(batch, world_size)
+            origin = f"global_batch_size {batch} over {world_size} rank(s)"
+        else:
+            per_rank, origin = ssl["batch_size"], "ssl.batch_size"
+        key = "micro_batch_size" if cfg["micro_batch_size"] is not None else "ssl.micro_batch_size"
+        micro = cfg["micro_batch_size"] if cfg["micro_batch_size"] is not None \
+            else ssl["micro_batch_size"]
+    k = accumulation_steps(per_rank, micro, key=key, origin=origin)
+    return per_rank, per_rank // k
 
 
 def student_name(cfg: dict) -> str:
@@ -255,9 +310,11 @@ def from_scratch_config(base: dict, model: str) -> dict:
         "checkpoint_every": base["checkpoint_every"],
         "keep_checkpoints": base["keep_checkpoints"], "log_every": base["log_every"],
         "progress": base["progress"], "export": "teacher",
+        "accumulation_batch_statistics": base["accumulation_batch_statistics"],
     }
     return {"method": "gpfm", "ssl": ssl, "global_batch_size": base["global_batch_size"],
-            "experts": [], "crops": copy.deepcopy(base["crops"]),
+            "micro_batch_size": base["micro_batch_size"], "experts": [],
+            "crops": copy.deepcopy(base["crops"]),
             "data": copy.deepcopy(base["data"]), "monitor": monitor}
 
 

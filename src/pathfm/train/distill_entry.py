@@ -3,7 +3,8 @@
 ``distill_from_tiles`` resolves the run config (method h0mini | gpfm), starts
 torch.distributed when launched by torchrun, builds the multi-crop batches from
 the tile stores of the slides in a manifest (normalised with the student's
-mean/std, ``global_batch_size`` split over ranks) and runs the method.
+mean/std, ``global_batch_size`` split over ranks, in micro-batches of
+``micro_batch_size`` when set) and runs the method.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathfm.data.tile_dataset import tile_batches
 from pathfm.manifest import read_manifest
 from pathfm.models.registry import get_entry
 from pathfm.train import ddp
-from pathfm.train.distill_config import per_rank_batch, resolve_distill_config
+from pathfm.train.distill_config import rank_batches, resolve_distill_config
 
 
 def tile_stores_of(manifest: str | Path, tiles_dir: str | Path) -> list[Path]:
@@ -37,16 +38,15 @@ def distill_from_tiles(config: dict, manifest: str | Path, tiles_dir: str | Path
         from pathfm.train.distill import run
 
         student, registry, seed = cfg["student"], cfg["registry"], cfg["seed"]
-        batch = per_rank_batch(cfg["global_batch_size"], info.world_size)
         cfg["data_manifest"] = str(manifest)
     else:
         from pathfm.train.gpfm import run
 
         ssl = cfg["ssl"]
         student, registry, seed = ssl["model"], ssl["registry"], ssl["seed"]
-        batch = (per_rank_batch(cfg["global_batch_size"], info.world_size)
-                 if cfg["global_batch_size"] else ssl["batch_size"])
         ssl["data_manifest"] = str(manifest)
+    # The loader yields micro-batches; the loop draws per-rank batch / micro of them a step.
+    _, batch = rank_batches(cfg, info.world_size)
     contract = get_entry(student, registry).contract
     data = tile_batches(tile_stores_of(manifest, tiles_dir), cfg["crops"], contract.mean,
                         contract.std, batch, seed=seed, rank=info.rank,

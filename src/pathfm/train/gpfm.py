@@ -36,7 +36,7 @@ from pathfm.losses import ExpertDistillLoss
 from pathfm.models.registry import get_entry
 from pathfm.train import ddp
 from pathfm.train.distill import fit_and_export
-from pathfm.train.distill_config import per_rank_batch, resolve_distill_config
+from pathfm.train.distill_config import rank_batches, resolve_distill_config
 from pathfm.train.frozen_encoder import FrozenEncoder, load_frozen
 from pathfm.train.loop import LoopConfig
 from pathfm.train.ssl import SSLTask, StudentTeacherNet, build_schedules
@@ -149,8 +149,7 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     cfg = resolve_distill_config({"method": "gpfm", **config})
     info = info or ddp.init_distributed()
     ssl = cfg["ssl"]
-    if cfg["global_batch_size"]:
-        ssl["batch_size"] = per_rank_batch(cfg["global_batch_size"], info.world_size)
+    ssl["batch_size"], micro = rank_batches(cfg, info.world_size)
     if ssl["deterministic"]:
         torch.use_deterministic_algorithms(True)
     ddp.seed_everything(ssl["seed"], 0)
@@ -158,7 +157,9 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     ddp.seed_everything(ssl["seed"], info.rank)
     # The loop settings are the ssl section's; the checkpoints record the whole config.
     loop_cfg = LoopConfig.from_run(ssl, build_schedules(ssl, info.world_size),
-                                   extra_state={"config": cfg})
+                                   extra_state={"config": cfg},
+                                   accumulation_steps=ssl["batch_size"] // micro,
+                                   micro_batch_size=micro)
     card_cfg = {**cfg, "data_manifest": ssl["data_manifest"]}
     return fit_and_export(task, data, out_dir, loop_cfg, info, resume, export_dir, card_cfg,
                           which=ssl["export"],

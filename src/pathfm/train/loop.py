@@ -7,12 +7,46 @@ The loop knows nothing about objectives. A *task* is an ``nn.Module`` with:
   teacher_temp).
 - ``param_groups() -> list[dict]``: optimizer groups of trainable params, each
   with ``lr_scale`` and ``wd_scale`` (layer-wise lr decay, no decay on norms).
-- ``after_backward(step)``: e.g. freeze the last head layer early on.
-- ``update_teacher(momentum)``: EMA step after the optimizer step.
-- ``num_images(batch) -> int``: images in this rank's batch (for throughput).
+- ``after_backward(step)``: e.g. freeze the last head layer early on; once per step,
+  after the last micro-batch's backward.
+- ``update_teacher(momentum)``: EMA step (and deferred centre updates) after the
+  optimizer step, once per step.
+- ``num_images(batch) -> int``: images in this rank's (micro-)batch (for throughput).
 
-Each step: schedules -> forward (autocast) -> finite-loss check -> backward ->
-clip -> optimizer -> EMA -> log -> checkpoint -> stop check.
+DDP wrappers of the task's trainable modules are kept outside its module tree
+(attributes such as ``_student_fwd``); the loop finds them itself for ``no_sync``.
+
+Each step: schedules -> k × [forward (autocast) -> finite-loss check -> backward]
+-> ``after_backward`` -> clip -> optimizer -> EMA -> log -> checkpoint -> stop check.
+
+Gradient accumulation (``accumulation_steps`` k, from a run's ``micro_batch_size``):
+the data yields micro-batches of ``per-rank batch / k`` images and the loop draws k
+of them per optimiser step. Each micro-batch loss is scaled by 1/k, so with equal
+micro-batches the accumulated gradient is that of the mean over the whole per-rank
+batch; DDP averages gradients across ranks only in the last micro-batch's backward
+(``no_sync`` on every DistributedDataParallel wrapper the task holds, see
+``pathfm.train.ddp.ddp_wrappers``). Clipping, the optimizer, ``after_backward`` and
+``update_teacher`` run once per step; logged terms are means over the micro-batches
+and ``images_per_s`` counts every micro-batch. The finite-loss check runs on each
+micro-batch before its backward, so a NaN anywhere still updates no weight.
+
+What one step over k micro-batches equals (``accumulation_batch_statistics:
+micro_batch``, the only value implemented; a full-batch version would need every
+micro-batch's teacher outputs, or student CLS tokens with their graphs, at once):
+
+- the same step over the whole batch, up to float rounding: terms that are means of
+  equal-size per-image (or per-token) contributions against targets fixed for the
+  step — the DINO CLS loss with softmax/EMA centring (the centre update is deferred
+  to ``update_teacher``), H0-mini's iBOT loss on every token, GPFM's expert losses;
+- a step whose batch statistics are per micro-batch: Sinkhorn-Knopp targets
+  (equipartition over the micro-batch × ranks), KoLeo (nearest neighbours within the
+  micro-batch), the masked iBOT loss (mean over the micro-batch's images that have
+  masked tokens, micro-batches weighted equally; masks drawn per micro-batch), the
+  learned-heads ``FeatureStandardizer`` of ``pathfm.train.distill`` (k running-stat
+  updates per step, each from one micro-batch), and the logged
+  ``teacher_usage`` / ``teacher_rankme`` diagnostics (means of micro-batch values).
+  Random draws (stochastic depth, masks) follow the same distribution but are drawn
+  per micro-batch, so with drop-path or masking the draws are not those of k = 1.
 
 Stops and resume:
 - A checkpoint every ``checkpoint_every`` steps, written atomically; resume
@@ -21,6 +55,9 @@ Stops and resume:
 - SIGTERM / SIGUSR1 (Slurm pre-emption, ``--signal``) save a checkpoint after the
   current step and exit with ``REQUEUE_EXIT_CODE`` (75, EX_TEMPFAIL: "try
   again"); rerunning the same command resumes.
+- Checkpoints are written at step boundaries only; the data position counts
+  micro-batches, so resume is bit-exact with accumulation too (an epoch of the
+  data may end inside a step).
 - Only a run with the same settings resumes: each checkpoint records the run's
   config (``extra_state["config"]``, minus logging/checkpoint bookkeeping) beside the
   checkpoints; when a rerun's config differs (Snakemake reruns a rule whose params
@@ -52,7 +89,7 @@ import torch.nn as nn
 from tqdm import tqdm
 
 from pathfm.train import checkpoint as ckpt
-from pathfm.train.ddp import DistInfo, any_rank, barrier
+from pathfm.train.ddp import DistInfo, any_rank, barrier, ddp_wrappers, no_sync
 from pathfm.train.schedules import CosineSchedule
 
 REQUEUE_EXIT_CODE = 75  # sysexits.h EX_TEMPFAIL: interrupted, rerun to resume
@@ -82,16 +119,28 @@ class LoopConfig:
     adamw_betas: tuple[float, float] = (0.9, 0.999)
     progress: bool = True
     extra_state: dict = field(default_factory=dict)  # written into every checkpoint
+    accumulation_steps: int = 1  # micro-batches drawn from the data per optimiser step
+    # Images per micro-batch when accumulating: a loader still yielding whole per-rank
+    # batches would silently train on k times the configured batch, so it is checked.
+    micro_batch_size: int | None = None
+
+    def __post_init__(self):
+        k = self.accumulation_steps
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ValueError(f"accumulation_steps must be an integer >= 1, got {k!r}")
 
     @classmethod
     def from_run(cls, run: Mapping, schedules: dict[str, CosineSchedule], *,
-                 extra_state: dict) -> LoopConfig:
+                 extra_state: dict, accumulation_steps: int = 1,
+                 micro_batch_size: int | None = None) -> LoopConfig:
         """The loop settings of a resolved run config with ``pathfm.train.ssl``'s keys.
 
         ``run`` gives ``steps``, ``checkpoint_every``, ``keep_checkpoints``,
         ``log_every``, ``precision``, ``progress``, ``optim.clip_grad`` and
         ``optim.betas``; ``schedules`` and ``extra_state`` (e.g. ``{"config": full
-        config}``) are the caller's.
+        config}``) are the caller's, and so are ``accumulation_steps`` and
+        ``micro_batch_size`` (``accumulation_steps()`` of the run's per-rank batch and
+        micro-batch: only the caller knows the world size).
         """
         return cls(
             total_steps=run["steps"], schedules=schedules,
@@ -99,7 +148,51 @@ class LoopConfig:
             log_every=run["log_every"], clip_grad=run["optim"]["clip_grad"],
             precision=run["precision"], adamw_betas=tuple(run["optim"]["betas"]),
             progress=run["progress"], extra_state=extra_state,
+            accumulation_steps=accumulation_steps,
+            micro_batch_size=micro_batch_size if accumulation_steps > 1 else None,
         )
+
+
+ACCUMULATION_BATCH_STATISTICS = ("micro_batch",)
+
+
+def check_micro_batch_size(value, key: str = "micro_batch_size") -> None:
+    """``value`` is None (no accumulation) or a positive integer; else ValueError naming ``key``."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{key} must be a positive integer (images per GPU per forward) or "
+                         f"null (the whole per-rank batch), got {value!r}")
+
+
+def check_accumulation_batch_statistics(value, key: str = "accumulation_batch_statistics"
+                                        ) -> None:
+    if value not in ACCUMULATION_BATCH_STATISTICS:
+        raise ValueError(f"{key} is {value!r}; the only value implemented is 'micro_batch' "
+                         f"(batch statistics of Sinkhorn-Knopp, KoLeo, masked iBOT and feature "
+                         f"standardisation are taken per micro-batch; see pathfm.train.loop)")
+
+
+def accumulation_steps(per_rank_batch: int, micro_batch_size: int | None, *,
+                       key: str = "micro_batch_size", batch: str = "the per-rank batch",
+                       origin: str = "") -> int:
+    """Micro-batches per optimiser step, ``per_rank_batch / micro_batch_size`` (None: 1).
+
+    ``micro_batch_size`` must divide ``per_rank_batch`` (equal micro-batches make the
+    mean of micro-batch means the batch mean); else a ValueError naming ``key``, the
+    batch (``batch`` names it, ``origin`` says where it comes from) and the nearest
+    divisors.
+    """
+    check_micro_batch_size(micro_batch_size, key)
+    if micro_batch_size is None:
+        return 1
+    if per_rank_batch % micro_batch_size:
+        divisors = [d for d in range(1, per_rank_batch + 1) if per_rank_batch % d == 0]
+        below = [d for d in divisors if d < micro_batch_size][-1:]
+        above = [d for d in divisors if d > micro_batch_size][:1]
+        raise ValueError(
+            f"{key} {micro_batch_size} does not divide {batch} {per_rank_batch}"
+            f"{f' ({origin})' if origin else ''}; nearest valid values: "
+            f"{', '.join(str(d) for d in below + above)}")
+    return per_rank_batch // micro_batch_size
 
 
 def _autocast(precision: str, device: torch.device):
@@ -244,6 +337,8 @@ def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
     optimizer = build_optimizer(task, cfg)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     stream = _DataStream(data)
+    n_micro = cfg.accumulation_steps
+    wrappers = ddp_wrappers(task) if n_micro > 1 else []
     start_step = 0
     last_good: Path | None = None
 
@@ -289,21 +384,40 @@ def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
                     group["lr"] = values.get("lr", 0.0) * group.get("lr_scale", 1.0)
                     group["weight_decay"] = values.get("wd", 0.0) * group.get("wd_scale", 1.0)
 
-                batch = _to_device(stream.next(), device)
-                with _autocast(cfg.precision, device):
-                    out = task(batch, values)
-                loss = out["loss"]
-                terms = {k: float(v.detach()) for k, v in out.items() if torch.is_tensor(v)
-                         and v.ndim == 0}
-                if any_rank(not torch.isfinite(loss.detach()).item(), info):
-                    raise NonFiniteLossError(
-                        f"non-finite loss at step {step}: {terms}; nothing was updated. "
-                        f"Last good checkpoint: {last_good or 'none yet'}. Lower the lr, "
-                        f"raise warmup, or use bf16 instead of fp16, then resume from it."
-                    )
-
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
+                sums_step: dict[str, float] = {}
+                counts: dict[str, int] = {}
+                for micro in range(n_micro):
+                    batch = _to_device(stream.next(), device)
+                    n_img = task.num_images(batch)
+                    if cfg.micro_batch_size and n_img != cfg.micro_batch_size:
+                        raise ValueError(
+                            f"the data yielded a batch of {n_img} images, but micro_batch_size "
+                            f"is {cfg.micro_batch_size} ({n_micro} micro-batches per step): build "
+                            f"the loader with the micro-batch size")
+                    # Earlier micro-batches accumulate locally; the last one's backward
+                    # averages the summed gradients across ranks.
+                    with no_sync(wrappers) if micro < n_micro - 1 else contextlib.nullcontext():
+                        with _autocast(cfg.precision, device):
+                            out = task(batch, values)
+                        loss = out["loss"]
+                        terms = {n: float(v.detach()) for n, v in out.items()
+                                 if torch.is_tensor(v) and v.ndim == 0}
+                        if any_rank(not torch.isfinite(loss.detach()).item(), info):
+                            where = f"step {step}" + (f", micro-batch {micro + 1} of {n_micro}"
+                                                      if n_micro > 1 else "")
+                            raise NonFiniteLossError(
+                                f"non-finite loss at {where}: {terms}; nothing was updated. "
+                                f"Last good checkpoint: {last_good or 'none yet'}. Lower the "
+                                f"lr, raise warmup, or use bf16 instead of fp16, then resume "
+                                f"from it."
+                            )
+                        scaler.scale(loss / n_micro if n_micro > 1 else loss).backward()
+                    for n, v in terms.items():
+                        sums_step[n] = sums_step.get(n, 0.0) + v
+                        counts[n] = counts.get(n, 0) + 1
+                    images += n_img * info.world_size
+                terms = {n: v / counts[n] for n, v in sums_step.items()}
                 task.after_backward(step)
                 if cfg.clip_grad:
                     scaler.unscale_(optimizer)
@@ -313,7 +427,6 @@ def fit(task: nn.Module, data: Iterable, out_dir: Path, cfg: LoopConfig,
                 scaler.update()
                 task.update_teacher(values.get("momentum", 0.0))
 
-                images += task.num_images(batch) * info.world_size
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + v
                 n_logged += 1

@@ -18,7 +18,8 @@ Call from a script::
 
 ``data`` is any iterable of multi-crop batches ``{"global": (2·B, 3, H, W),
 "local": (M·B, 3, h, w)}`` in crop-major order (``pathfm.data.multicrop``),
-already sharded for this rank. Multi-GPU / multi-process::
+already sharded for this rank; B is ``micro_batch_size`` when set (the loop
+accumulates ``batch_size / micro_batch_size`` of them per step), else ``batch_size``. Multi-GPU / multi-process::
 
     torchrun --standalone --nproc_per_node=4 scripts/train_ssl.py --config ...
 
@@ -37,14 +38,28 @@ import torch
 import torch.nn as nn
 
 from pathfm.config_merge import merge_known
-from pathfm.losses import DINOLoss, KoLeoLoss, iBOTPatchLoss
-from pathfm.models.heads import DINOHead
+from pathfm.losses import (
+    DINOLoss,
+    KoLeoLoss,
+    PrototypeTargets,
+    dino_cross_crop_ce,
+    iBOTPatchLoss,
+    ibot_patch_ce,
+    teacher_targets,
+)
+from pathfm.models.heads import DINOHead, emitting_features
 from pathfm.models.registry import ModelEntry, get_entry, load_weights, resolve_weights_path
 from pathfm.models.vit import Backbone
 from pathfm.train import ddp
 from pathfm.train.ema import ema_update_, make_frozen_copy
 from pathfm.train.export import export_heads, export_model
-from pathfm.train.loop import LoopConfig, fit
+from pathfm.train.loop import (
+    LoopConfig,
+    accumulation_steps,
+    check_accumulation_batch_statistics,
+    check_micro_batch_size,
+    fit,
+)
 from pathfm.train.masking import sample_masks
 from pathfm.train.schedules import CosineSchedule, scaled_lr
 
@@ -57,6 +72,12 @@ DEFAULT_CONFIG: dict = {
     "deterministic": False,       # torch.use_deterministic_algorithms(True)
     "steps": 1000,
     "batch_size": 32,             # images per rank per step
+    # Images per rank per forward; batch_size / micro_batch_size micro-batches are
+    # accumulated per step (the loader yields micro-batches). None: batch_size.
+    "micro_batch_size": None,
+    # Batch statistics under accumulation; micro_batch (the only value): Sinkhorn-Knopp,
+    # KoLeo and the masked iBOT mean are per micro-batch (pathfm.train.loop).
+    "accumulation_batch_statistics": "micro_batch",
     "n_global_crops": 2,
     "drop_path_rate": 0.1,
     "precision": "fp32",          # fp32 | bf16 | fp16
@@ -80,6 +101,10 @@ DEFAULT_CONFIG: dict = {
         "student_temp": 0.1, "center_momentum": 0.9, "sinkhorn_iterations": 3,
         # koleo_weight None: 0.1 for dinov2 (its recipe), 0 for dino (DINO has no KoLeo).
         "dino_weight": 1.0, "ibot_weight": 1.0, "koleo_weight": None,
+        # Rows of (rows, prototypes) scores formed at a time (pathfm.losses.chunked_prototype_ce):
+        # memory grows with chunk_rows·K instead of crops·batch·K (and masked tokens·K);
+        # 4096 rows of K = 65,536 are 1 GiB per float32 buffer. 0: unchunked, the plain path.
+        "chunk_rows": 4096,
     },
     "masking": {"min_ratio": 0.1, "max_ratio": 0.5, "probability": 0.5},
     "checkpoint_every": 500, "keep_checkpoints": 2, "log_every": 10, "progress": True,
@@ -102,7 +127,17 @@ def resolve_config(config: dict, defaults: dict = DEFAULT_CONFIG, where: str = "
             out["loss"]["centering"] = "ema" if out["objective"] == "dino" else "sinkhorn"
         if out["loss"]["koleo_weight"] is None:
             out["loss"]["koleo_weight"] = 0.0 if out["objective"] == "dino" else 0.1
+        check_micro_batch_size(out["micro_batch_size"])
+        check_accumulation_batch_statistics(out["accumulation_batch_statistics"])
     return out
+
+
+def micro_batching(cfg: dict) -> tuple[int, int]:
+    """(micro-batches per step, images per micro-batch) of a resolved config, whose
+    ``batch_size`` is per rank; a ``micro_batch_size`` that does not divide it raises."""
+    k = accumulation_steps(cfg["batch_size"], cfg["micro_batch_size"],
+                           origin="batch_size, images per rank per step")
+    return k, cfg["batch_size"] // k
 
 
 class StudentTeacherNet(nn.Module):
@@ -185,17 +220,34 @@ class SSLTask(nn.Module):
         glob, loc = batch["global"], batch.get("local")
         b = glob.shape[0] // n_g
         lc, temp = self.cfg["loss"], values["teacher_temp"]
-        masks = ibot_masks = None
+        masks = None
         if self.v2:
             p = self.entry.contract.patch_size
             hp, wp = glob.shape[-2] // p, glob.shape[-1] // p
             m = self.cfg["masking"]
             masks = sample_masks(glob.shape[0], hp, wp, m["min_ratio"], m["max_ratio"],
                                  m["probability"]).to(glob.device)
-            ibot_masks = masks
 
+        if lc["chunk_rows"]:
+            s, out = self._chunked_terms(glob, loc, masks, b, temp)
+        else:
+            s, out = self._plain_terms(glob, loc, masks, b, temp)
+        loss = lc["dino_weight"] * out["dino"]
+        if self.v2:
+            loss = loss + lc["ibot_weight"] * out["ibot"]
+        if lc["koleo_weight"]:
+            # Spreads the student's CLS tokens within a batch: the guard against
+            # dimensional collapse that short, small-batch runs need most.
+            out["koleo"] = sum(self.koleo_loss(c) for c in s["cls"].chunk(n_g))
+            loss = loss + lc["koleo_weight"] * out["koleo"]
+        out["loss"] = loss
+        return out
+
+    def _plain_terms(self, glob, loc, masks, b: int, temp: float) -> tuple[dict, dict]:
+        """(student outputs, DINO / iBOT terms) from full (rows, K) scores (chunk_rows 0)."""
+        n_g, lc = self.cfg["n_global_crops"], self.cfg["loss"]
         with torch.no_grad():
-            t = self.teacher(glob, None, None, ibot_masks)
+            t = self.teacher(glob, None, None, masks)
             t_logits = t["dino_global"].view(n_g, b, -1)
             if lc["centering"] == "sinkhorn":
                 t_probs = self.dino_loss.sinkhorn_knopp_teacher(t_logits, temp,
@@ -204,12 +256,11 @@ class SSLTask(nn.Module):
                 t_probs = self.dino_loss.softmax_center_teacher(t_logits, temp)
                 self.dino_loss.update_center(t_logits)
 
-        s = self._student_fwd(glob, loc, masks, ibot_masks)
+        s = self._student_fwd(glob, loc, masks, masks)
         s_logits = s["dino_global"].view(n_g, b, -1)
         if "dino_local" in s:
             s_logits = torch.cat([s_logits, s["dino_local"].view(-1, b, s_logits.shape[-1])])
         out = {"dino": self.dino_loss(s_logits, t_probs), **collapse_diagnostics(t_probs, t["cls"])}
-        loss = lc["dino_weight"] * out["dino"]
 
         if self.v2:
             with torch.no_grad():
@@ -220,14 +271,42 @@ class SSLTask(nn.Module):
                     t_patch = self.ibot_loss.softmax_center_teacher(t["ibot"], temp)
                     self.ibot_loss.update_center(t["ibot"])
             out["ibot"] = self.ibot_loss.forward_masked(s["ibot"], t_patch, masks)
-            loss = loss + lc["ibot_weight"] * out["ibot"]
-        if lc["koleo_weight"]:
-            # Spreads the student's CLS tokens within a batch: the guard against
-            # dimensional collapse that short, small-batch runs need most.
-            out["koleo"] = sum(self.koleo_loss(c) for c in s["cls"].chunk(n_g))
-            loss = loss + lc["koleo_weight"] * out["koleo"]
-        out["loss"] = loss
-        return out
+        return s, out
+
+    @staticmethod
+    def _ibot_head(net: StudentTeacherNet) -> DINOHead:
+        return net.dino_head if net.shared_head else net.ibot_head
+
+    def _chunked_terms(self, glob, loc, masks, b: int, temp: float) -> tuple[dict, dict]:
+        """The same terms without (rows, K) tensors: the heads emit normalised bottleneck
+        features and the losses form ``loss.chunk_rows`` rows of scores at a time."""
+        lc = self.cfg["loss"]
+        chunk, student_temp = lc["chunk_rows"], self.dino_loss.student_temp
+
+        def targets(loss, features, head: DINOHead) -> PrototypeTargets:
+            return teacher_targets(loss, features, head.normalized_prototypes(), temp,
+                                   lc["centering"], lc["sinkhorn_iterations"], chunk)
+
+        teacher = self.teacher
+        with torch.no_grad(), emitting_features(teacher.dino_head, teacher.ibot_head):
+            t = teacher(glob, None, None, masks)
+            t_dino = targets(self.dino_loss, t["dino_global"], teacher.dino_head)
+            if self.v2:
+                t_ibot = targets(self.ibot_loss, t["ibot"], self._ibot_head(teacher))
+
+        student = self.student
+        with emitting_features(student.dino_head, student.ibot_head):
+            s = self._student_fwd(glob, loc, masks, masks)
+        features = s["dino_global"]
+        if "dino_local" in s:
+            features = torch.cat([features, s["dino_local"]])  # crop-major, globals first
+        out = {"dino": dino_cross_crop_ce(features, student.dino_head.normalized_prototypes(),
+                                          t_dino, b, student_temp, chunk),
+               **collapse_diagnostics(t_dino, t["cls"])}
+        if self.v2:
+            out["ibot"] = ibot_patch_ce(s["ibot"], self._ibot_head(student).normalized_prototypes(),
+                                        t_ibot, student_temp, masks, chunk)
+        return s, out
 
     def param_groups(self) -> list[dict]:
         """AdamW groups: no weight decay on biases, norms, LayerScale and tokens;
@@ -258,7 +337,11 @@ class SSLTask(nn.Module):
 
     @torch.no_grad()
     def update_teacher(self, momentum: float) -> None:
+        """EMA teacher step and the one centre step of this optimiser step (all of its
+        micro-batches' teacher scores, see ``TeacherCentering``)."""
         ema_update_(self.teacher, self.student, momentum)
+        self.dino_loss.apply_center_update()
+        self.ibot_loss.apply_center_update()
 
     def export_state(self, which: str = "teacher") -> dict[str, torch.Tensor]:
         """The backbone's weights with plain timm keys (loads into entry.build())."""
@@ -279,18 +362,25 @@ class SSLTask(nn.Module):
 
 
 @torch.no_grad()
-def collapse_diagnostics(teacher_probs: torch.Tensor, teacher_cls: torch.Tensor) -> dict:
+def collapse_diagnostics(teacher_probs: torch.Tensor | PrototypeTargets,
+                         teacher_cls: torch.Tensor) -> dict:
     """Logged, not optimised: signs of the two DINO failure modes.
 
-    teacher_probs (T, B, K), teacher_cls (T·B, D). ``teacher_entropy``: mean entropy of
-    one image's target (nats; ~log K = uniform collapse, ~0 = sharp). ``teacher_usage``:
-    entropy of the batch-mean target (~0 = every image on one prototype).
-    ``teacher_rankme``: RankMe of the teacher's CLS tokens in the batch (1 = one direction).
+    teacher_probs (T, B, K), or the chunked losses' ``PrototypeTargets`` over the T·B
+    rows (the same numbers, streamed over row chunks); teacher_cls (T·B, D).
+    ``teacher_entropy``: mean entropy of one image's target (nats; ~log K = uniform
+    collapse, ~0 = sharp). ``teacher_usage``: entropy of the batch-mean target (~0 =
+    every image on one prototype). ``teacher_rankme``: RankMe of the teacher's CLS
+    tokens in the batch (1 = one direction).
     """
-    p = teacher_probs.float().flatten(0, -2)
-    ent = -(p * p.clamp_min(1e-12).log()).sum(-1).mean()
-    mean = p.mean(0)
-    usage = -(mean * mean.clamp_min(1e-12).log()).sum()
+    if isinstance(teacher_probs, PrototypeTargets):
+        stats = teacher_probs.collapse_stats()
+        ent, usage = stats["teacher_entropy"], stats["teacher_usage"]
+    else:
+        p = teacher_probs.float().flatten(0, -2)
+        ent = -(p * p.clamp_min(1e-12).log()).sum(-1).mean()
+        mean = p.mean(0)
+        usage = -(mean * mean.clamp_min(1e-12).log()).sum()
     cls = teacher_cls.float()
     if not torch.isfinite(cls).all():  # the loop reports the non-finite loss itself
         return {"teacher_entropy": ent, "teacher_usage": usage,
@@ -330,6 +420,7 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     Returns {"weights": path, "card": path, "last_checkpoint": path}.
     """
     cfg = resolve_config(config)
+    k, micro = micro_batching(cfg)
     info = info or ddp.init_distributed()
     if cfg["deterministic"]:
         torch.use_deterministic_algorithms(True)
@@ -341,7 +432,8 @@ def run(config: dict, data: Iterable, out_dir: Path, resume: bool = True,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     loop_cfg = LoopConfig.from_run(cfg, build_schedules(cfg, info.world_size),
-                                   extra_state={"config": cfg})
+                                   extra_state={"config": cfg}, accumulation_steps=k,
+                                   micro_batch_size=micro)
     summary = fit(task, data, out_dir, loop_cfg, info, resume=resume)
     result = {"last_checkpoint": summary["last_checkpoint"]}
     if info.is_main:
