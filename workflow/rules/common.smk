@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from pathfm.config_defaults import fill_defaults
+from pathfm.memplan import check_gpu_memory
 from pathfm.workflow import paths
 from pathfm.workflow.plan import plan_for, planned
 from pathfm.workflow.shell_args import as_json, option, rule_shell_prefix
@@ -23,6 +24,7 @@ if not planned(config):
         Path(workflow.basedir) / "workflow" / "schemas",
     )
     validate_config(config)
+    check_gpu_memory(config)
 
 CONDA_ENV = "../../envs/pathfm.yaml"
 # Checkpoint outputs are read lazily, from input functions only (GDC manifests,

@@ -28,6 +28,7 @@ rule distill:
         mem_mb=lambda w: PLAN.training.distill_resource(w.model, "mem_mb"),
         runtime=lambda w: PLAN.training.distill_resource(w.model, "runtime"),
         gpu=lambda w: PLAN.training.distill_resource(w.model, "gpu"),
+        nodes=lambda w: PLAN.training.distill_resource(w.model, "nodes"),
     params:
         script=PLAN.script("distill.py"),
         launcher=lambda w, resources: command_argv_for_resources(resources),

@@ -31,6 +31,7 @@ rule train_ssl:
         CONDA_ENV
     resources:
         gpu=lambda w: PLAN.training.resource(w.model, "gpu"),
+        nodes=lambda w: PLAN.training.resource(w.model, "nodes"),
         mem_mb=lambda w: PLAN.training.resource(w.model, "mem_mb"),
         runtime=lambda w: PLAN.training.resource(w.model, "runtime"),
     params:

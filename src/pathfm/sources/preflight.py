@@ -1,6 +1,7 @@
 """Checks before a long run: hub access per model, free disk for planned downloads,
-GPU visibility, openslide. Each check returns pass/fail with the fix, and the whole
-set prints as one table, so a user learns everything missing at once.
+GPU visibility, openslide, and that every GPU job of a workflow config fits the GPU
+memory per GPU (``pathfm.memplan``). Each check returns pass/fail with the fix, and the
+whole set prints as one table, so a user learns everything missing at once.
 """
 
 from __future__ import annotations
@@ -87,3 +88,28 @@ def format_table(checks: list[Check]) -> str:
     lines = ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def load_workflow_config(paths: str | Path | list) -> dict:
+    """Workflow config files (later ones override, as ``--configfile A B``) as the
+    Snakefile sees them: checked against the schema and filled with its defaults. The
+    cross-key checks are left to the caller, so a config with a broken table spec still
+    shows its memory plan."""
+    from pathfm.workflow.config_load import load_config
+    from pathfm.workflow.validate import SCHEMAS
+
+    return load_config(paths, SCHEMAS.parent.parent, cross_checks=False)
+
+
+def check_memory_plan(rows) -> Check:
+    """One line for the preflight table: how many GPU jobs of the plan do not fit."""
+    bad = [r for r in rows if not r.fits]
+    if not rows:
+        return Check("gpu memory plan", True, "no GPU jobs")
+    if not bad:
+        top = max(rows, key=lambda r: r.predicted_gb)
+        return Check("gpu memory plan", True, f"{len(rows)} GPU job kinds fit; largest "
+                     f"{top.rule} {top.name} {top.predicted_gb:.1f} of {top.available_gb:g} GB")
+    names = ", ".join(f"{r.rule} {r.name} ({r.predicted_gb:.0f} GB)" for r in bad)
+    return Check("gpu memory plan", False, f"{len(bad)} of {len(rows)} do not fit "
+                 f"{bad[0].available_gb:g} GB: {names}", bad[0].suggestion)
