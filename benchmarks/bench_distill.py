@@ -131,21 +131,18 @@ def timed(fn, n: int, device: torch.device, warmup: int = 2) -> float:
     return (time.perf_counter() - t) / n
 
 
-def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision: str,
-              batch_override: int | None, peak: float | None = None) -> dict:
-    torch.manual_seed(0)
-    if batch_override:
-        cfg["global_batch_size"] = batch_override
-    task, schedules, frozen_models, b = build(cfg, device)
-    task.to(device)
-    opt = build_optimizer(task, LoopConfig(total_steps=1, schedules=schedules))
-    crops = cfg["crops"]
+def random_crops(crops: dict, b: int, device: torch.device) -> dict:
+    """Random multi-crop batch of ``b`` images with a run's crop sizes (2 global + n_local)."""
     g, loc, n_local = crops["global_size"], crops["local_size"], crops["n_local"]
     batch = {"global": torch.randn(2 * b, 3, g, g, device=device)}
     if n_local:
         batch["local"] = torch.randn(n_local * b, 3, loc, loc, device=device)
-    values = {k: s(0) for k, s in schedules.items()}
+    return batch
 
+
+def step_functions(task, batch: dict, values: dict, opt, precision: str, device: torch.device):
+    """(full_step, student_step(net)): a whole training step of ``task``, and the same crops
+    through a student backbone alone (forward + backward), for the step's time shares."""
     def full_step():
         with _autocast(precision, device):
             out = task(batch, values)
@@ -156,11 +153,28 @@ def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision:
 
     backbone = task.student.backbone
 
-    def student_step():  # the same crops through the student backbone alone
+    def student_step(net=backbone):
         with _autocast(precision, device):
-            loss = sum(backbone(x)["tokens"].float().pow(2).mean() for x in batch.values())
+            loss = sum(net(x)["tokens"].float().pow(2).mean() for x in batch.values())
         loss.backward()
         backbone.zero_grad(set_to_none=True)
+
+    return full_step, student_step
+
+
+def bench_run(name: str, cfg: dict, steps: int, device: torch.device, precision: str,
+              batch_override: int | None, peak: float | None = None) -> dict:
+    torch.manual_seed(0)
+    if batch_override:
+        cfg["global_batch_size"] = batch_override
+    task, schedules, frozen_models, b = build(cfg, device)
+    task.to(device)
+    opt = build_optimizer(task, LoopConfig(total_steps=1, schedules=schedules))
+    crops = cfg["crops"]
+    g, loc, n_local = crops["global_size"], crops["local_size"], crops["n_local"]
+    batch = random_crops(crops, b, device)
+    values = {k: s(0) for k, s in schedules.items()}
+    full_step, student_step = step_functions(task, batch, values, opt, precision, device)
 
     flops = step_flops(full_step)
     timers = [_Timed(m, device) for m in frozen_models]

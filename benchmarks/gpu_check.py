@@ -47,7 +47,7 @@ from pathfm.memplan import estimate as mp_estimate  # noqa: E402
 from pathfm.memplan import training as mp_training  # noqa: E402
 from pathfm.models.registry import get_entry, load_registry  # noqa: E402
 from pathfm.train.distill_workflow import resolve_runs  # noqa: E402
-from pathfm.train.loop import LoopConfig, _autocast, build_optimizer  # noqa: E402
+from pathfm.train.loop import LoopConfig, build_optimizer  # noqa: E402
 from pathfm.workflow.config_load import load_config  # noqa: E402
 from pathfm.workflow.models import training_runs  # noqa: E402
 
@@ -55,20 +55,16 @@ ROOT = Path(__file__).resolve().parents[1]
 GB = 1e9
 
 
-def _memory():
-    """(reset, peak bytes) of the device's allocator; on CPU, None (not measured here:
-    bench_memory_plan.py measures CPU peaks with the profiler)."""
-    def reset(device):
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-
-    def peak(device):
-        return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    return reset, peak
+def reset_peak(device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
 
 
-reset_peak, peak_bytes = _memory()
+def peak_bytes(device) -> int | None:
+    """The allocator's peak since ``reset_peak``; None on CPU (bench_memory_plan.py measures
+    CPU peaks with the profiler)."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
 
 def _planned(est: mp_estimate.Estimate) -> dict:
@@ -108,31 +104,16 @@ def check_distill(config: dict, run: str, steps: int, device, compile_student: b
     task, schedules, frozen, b = bench_distill.build(cfg, device)
     task.to(device)
     opt = build_optimizer(task, LoopConfig(total_steps=1, schedules=schedules))
-    batch = _crops(cfg["crops"], b, device)
+    batch = bench_distill.random_crops(cfg["crops"], b, device)
     values = {k: s(0) for k, s in schedules.items()}
-
-    def full_step():
-        with _autocast(precision, device):
-            out = task(batch, values)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-        task.update_teacher(values["momentum"])
-
-    backbone = task.student.backbone
-
-    def student_step(net=backbone):
-        with _autocast(precision, device):
-            loss = sum(net(x)["tokens"].float().pow(2).mean() for x in batch.values())
-        loss.backward()
-        backbone.zero_grad(set_to_none=True)
-
+    full_step, student_step = bench_distill.step_functions(task, batch, values, opt, precision,
+                                                           device)
     registry = load_registry(cfg["registry"]) if cfg["registry"] else load_registry()
     est = mp_training.h0mini(cfg, registry, 1, b, cfg["loss"].get("chunk_rows"))
     out = _step_report(run, b, full_step, student_step, frozen, steps, device, precision,
                        bench_distill.peak_tflops(device, precision), est)
     if compile_student:
-        compiled = torch.compile(backbone)
+        compiled = torch.compile(task.student.backbone)
         t_eager = out["share_student_fwd_bwd"] * out["step_s"]
         t_compiled = bench_distill.timed(lambda: student_step(compiled), steps, device)
         out["student_fwd_bwd_compiled_over_eager"] = t_compiled / t_eager
@@ -152,38 +133,16 @@ def check_train(config: dict, run: str, steps: int, device) -> dict:
     schedules = build_schedules(cfg)
     opt = build_optimizer(task, LoopConfig(total_steps=1, schedules=schedules))
     crops = spec["multicrop"]
-    batch = _crops(crops, b, device)
+    batch = bench_distill.random_crops(crops, b, device)
     values = {k: s(0) for k, s in schedules.items()}
-
-    def full_step():
-        with _autocast(precision, device):
-            out = task(batch, values)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-        task.update_teacher(values["momentum"])
-
-    backbone = task.student.backbone
-
-    def student_step():
-        with _autocast(precision, device):
-            loss = sum(backbone(x)["tokens"].float().pow(2).mean() for x in batch.values())
-        loss.backward()
-        backbone.zero_grad(set_to_none=True)
+    full_step, student_step = bench_distill.step_functions(task, batch, values, opt, precision,
+                                                           device)
 
     registry = load_registry(cfg["registry"]) if cfg["registry"] else load_registry()
     est = mp_training.ssl(cfg, registry, 1, b, cfg["loss"].get("chunk_rows"), crops)
     # The EMA teacher's forward is the "frozen" part of a self-distillation step.
     return _step_report(run, b, full_step, student_step, [task.teacher], steps, device,
                         precision, bench_distill.peak_tflops(device, precision), est)
-
-
-def _crops(crops: dict, b: int, device) -> dict:
-    g, loc, n_local = crops["global_size"], crops["local_size"], crops["n_local"]
-    batch = {"global": torch.randn(2 * b, 3, g, g, device=device)}
-    if n_local:
-        batch["local"] = torch.randn(n_local * b, 3, loc, loc, device=device)
-    return batch
 
 
 def check_embed(model: str, n: int, batch: int, device, workers: int) -> dict:
