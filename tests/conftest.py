@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -38,3 +39,13 @@ def make_geometry_slide(tmp_path):
         return geometry_slide(tmp_path / name, mpp, **kw)
 
     return make
+
+
+@pytest.fixture
+def restore_root_logging():
+    """Commands point the root logger at the test's captured stderr (setup_logging with
+    force=True); put its handlers and level back afterwards."""
+    handlers, level = logging.root.handlers[:], logging.root.level
+    yield
+    logging.root.handlers[:] = handlers
+    logging.root.setLevel(level)

@@ -289,12 +289,8 @@ def damaged(cohort, tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging():
-    """The command points the root logger at this test's captured stderr; undo that."""
-    handlers, level = logging.root.handlers[:], logging.root.level
-    yield
-    logging.root.handlers[:] = handlers
-    logging.root.setLevel(level)
+def _restore_logging(restore_root_logging):
+    """The commands these tests run reconfigure the root logger."""
 
 
 def _argv(root: Path, out: Path, params: dict) -> list[str]:

@@ -10,7 +10,6 @@ seen on real damaged downloads; openslide (>= 4) raises all of them, libjpeg's
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -75,12 +74,8 @@ def _tile_at_um(level: int, x_um: float, y_um: float) -> tuple[int, int]:
 
 
 @pytest.fixture(autouse=True)
-def _restore_logging():
-    """The mask command points the root logger at this test's captured stderr; undo that."""
-    handlers, level = logging.root.handlers[:], logging.root.level
-    yield
-    logging.root.handlers[:] = handlers
-    logging.root.setLevel(level)
+def _restore_logging(restore_root_logging):
+    """The commands these tests run reconfigure the root logger."""
 
 
 def _assert_names_file_and_fix(message: str, path: Path) -> None:
