@@ -100,20 +100,12 @@ def table_coverage(plan, target: str) -> TableCoverage | None:
         if unset:
             cov.leave_out(f"column(s) {unset} have no cell in tables.targets.{target}.cells", cell)
             continue
-        if any(all(_scheduled(plan, target, refs[c], m) for c in needed) for m in models):
+        if any(all(tables.scheduled(target, refs[c], m) for c in needed) for m in models):
             cov.computed += 1
         else:
             cov.leave_out(f"{', '.join(refs[c] for c in needed)} is not scheduled for "
                           f"{', '.join(models)}", cell)
     return cov
-
-
-def _scheduled(plan, target: str, ref: str, model: str) -> bool:
-    tables = plan.tables
-    benchmark, task, _ = ref.split("/")
-    if not tables._produced(paths.bench_result(benchmark, task, model)):
-        return False
-    return not tables.config_of(target)["sweep"] or tables._probes(benchmark, task)
 
 
 def plism_coverage(plan) -> TableCoverage | None:

@@ -151,6 +151,13 @@ class TablePlan:
                  for p in self.published_rows(target) if p not in taken]
         return rows
 
+    def scheduled(self, target: str, ref: str, model: str) -> bool:
+        """True when this configuration computes cell ``ref`` for ``model`` in ``target``:
+        its result is produced, and a sweep table's task is one the sweeps are probed on."""
+        if not self._produced(self._bench_path(ref, model)):
+            return False
+        return not self.config_of(target)["sweep"] or self._probes(*parse_cell(ref)[:2])
+
     def run_models(self, target: str) -> list[str]:
         return [r["model"] for r in self.rows(target) if r["model"]]
 
