@@ -49,8 +49,7 @@ class TrainingPlan:
     registry_option = joined(registry_argv)
 
     def resource(self, run: str, name: str) -> int:
-        # Runs derived from others (sweeps) may predate the nodes key: one node.
-        return self.runs[run].get(name, 1) if name == "nodes" else self.runs[run][name]
+        return self.runs[run][name]
 
     def arch(self, run: str) -> str:
         return self.runs[run]["model"]
@@ -92,8 +91,7 @@ class TrainingPlan:
         return paths.manifest(self.distill_runs[run]["cohort"])
 
     def distill_resource(self, run: str, name: str) -> int:
-        spec = self.distill_runs[run]
-        return spec.get(name, 1) if name == "nodes" else spec[name]
+        return self.distill_runs[run][name]
 
     def distill_json(self, run: str) -> str:
         return as_json(self.distill_configs[run])
